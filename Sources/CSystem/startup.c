@@ -1,0 +1,65 @@
+#define _GNU_SOURCE
+// Start-up hygiene for a binary with file capabilities. This runs as an ELF
+// constructor, before the Swift runtime or any Swift code looks at the
+// process: the caller controls the environment, inherited descriptors,
+// resource limits and umask, and none of it may reach the privileged path.
+#include "CSystem.h"
+#include <stddef.h>
+
+extern char **environ;
+
+static char *empty_environment[1] = { NULL };
+static char *const *caller_environment = empty_environment;
+static char *const *caller_arguments = empty_environment;
+static int caller_argument_count = 0;
+static int startup_failure = 0;
+
+char *const *chs_caller_environment(void) { return caller_environment; }
+char *const *chs_caller_arguments(int *count) { *count = caller_argument_count; return caller_arguments; }
+int chs_startup_failure(void) { return startup_failure; }
+
+// glibc passes (argc, argv, envp) to constructors. The arguments are kept
+// here because the Swift runtime finds them by walking back from `environ`,
+// which this constructor replaces.
+__attribute__((constructor(101)))
+static void chs_sanitize_at_start(int argc, char **argv, char **envp)
+{
+    (void)envp;
+    if (argc > 0 && argv != NULL) {
+        caller_arguments = argv;
+        caller_argument_count = argc;
+    }
+
+    // 1. Descriptors 0-2 must be open, or the first file the helper opens
+    //    would become someone's stdout or stderr.
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int null = open("/dev/null", O_RDWR | O_NOFOLLOW);
+            if (null != fd) {
+                startup_failure = 1;
+                if (null >= 0) close(null);
+            }
+        }
+    }
+    // 2. Nothing else inherited stays open (doas: closefrom).
+    if (syscall(SYS_close_range, 3U, ~0U, 0) != 0)
+        startup_failure = 1;
+
+    // 3. The environment goes away before the Swift runtime reads SWIFT_*
+    //    variables. environ must stay a valid array: clearenv() sets it to
+    //    NULL, which the runtime does not survive.
+    if (environ != NULL)
+        caller_environment = environ;
+    environ = empty_environment;
+
+    // 4. Never dumpable, no core file: memory of a privileged process stays
+    //    out of reach of the caller (ptrace, /proc/PID/mem, core dumps).
+    struct rlimit none = { 0, 0 };
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        startup_failure = 1;
+    if (prctl(PR_SET_DUMPABLE, 0UL, 0UL, 0UL, 0UL) != 0)
+        startup_failure = 1;
+
+    // 5. Files the helper creates are the caller's but private.
+    umask(077);
+}

@@ -1,0 +1,47 @@
+/// What the helper checks in core-TID.img (images/core.proto).
+public struct CoreImage: Sendable {
+    public var credentials: ImageCredentials
+    public var namespaces: NamespaceIDs?
+    public var hasTaskCore: Bool
+
+    // core_entry: mtype 1, thread_info 2, tc 3, ids 4, thread_core 5, other architectures 6, 8-13.
+    static let knownCore: Set<UInt32> = [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13]
+    static let knownThreadCore: Set<UInt32> = Set(1...16)
+    static let knownTaskCore: Set<UInt32> = Set(1...15).union([18, 20, 21, 22])
+
+    /// Parses and checks one thread's core image. `isLeader`: the thread is
+    /// the process's main thread (only that one carries the task core).
+    public init(_ bytes: [UInt8], isLeader: Bool, who: String) throws(ImageError) {
+        let core = try ImageFile.single(bytes, magic: ImageKind.core(0).magic!)
+        try core.requireOnly(Self.knownCore, in: "core")
+        guard try core.requiredUInt32(1, "mtype") == 1 else { throw .forbidden(file: "", "not an x86_64 image") }
+        guard try core.message(2, "thread_info") != nil else { throw .malformed(file: "", "no thread_info") }
+
+        // Without thread_core.creds criu falls back to the legacy creds-TID.img:
+        // a core without them is refused rather than trusted to that file.
+        guard let thread = try core.message(5, "thread_core") else { throw .forbidden(file: "", "\(who) has no thread_core") }
+        try thread.requireOnly(Self.knownThreadCore, in: "thread_core")
+        guard let creds = try thread.message(10, "creds") else {
+            throw .forbidden(file: "", "\(who) has no credentials in its core (criu would read a legacy creds image)")
+        }
+        credentials = try ImageCredentials(creds)
+        if let mode = try thread.uint32(11, "seccomp_mode"), mode != 0 {
+            throw .forbidden(file: "", "\(who) has a seccomp filter")
+        }
+        if let cg = try thread.uint32(16, "cg_set"), cg != 0 { throw .forbidden(file: "", "\(who) names a cgroup set") }
+        if let sig = try thread.uint32(8, "pdeath_sig"), sig > 64 { throw .malformed(file: "", "pdeath_sig \(sig)") }
+
+        let taskCore = try core.message(3, "tc")
+        hasTaskCore = taskCore != nil
+        if let tc = taskCore {
+            try tc.requireOnly(Self.knownTaskCore, in: "task_core")
+            if let cg = try tc.uint32(9, "cg_set"), cg != 0 { throw .forbidden(file: "", "\(who) names a cgroup set") }
+            if let mode = try tc.uint32(11, "old_seccomp_mode"), mode != 0 {
+                throw .forbidden(file: "", "\(who) has a seccomp filter")
+            }
+        } else if isLeader {
+            throw .malformed(file: "", "\(who) is a process but has no task core")
+        }
+        namespaces = try core.message(4, "ids").map { m throws(ImageError) in try NamespaceIDs(m) }
+    }
+}

@@ -1,0 +1,99 @@
+/// files.img and fdinfo-*.img: the open files criu recreates. Only plain
+/// kinds are allowed; paths go through PathPolicy; owners are the caller.
+public struct FileTable: Sendable {
+    /// fd_types (images/fdinfo.proto) criu-helper restores.
+    public enum Kind: UInt32, Sendable {
+        case regular = 1, pipe = 2, fifo = 3, unixSocket = 5, eventfd = 6, eventpoll = 7
+        case signalfd = 9, tty = 11, timerfd = 17, memfd = 18
+    }
+    static let refusedKinds: [UInt32: String] = [
+        4: "a network socket", 8: "an inotify descriptor", 10: "a packet socket", 12: "a fanotify descriptor",
+        13: "a netlink socket", 14: "a namespace file", 15: "a TUN device", 16: "an external file",
+        19: "a BPF map", 20: "a pidfd",
+    ]
+
+    /// Regular files by id: their paths.
+    public private(set) var regularFiles: [UInt32: String] = [:]
+    public private(set) var hasTerminal = false
+
+    public init(filesImage: [UInt8]?, caller: CallerCredentials) throws(ImageError) {
+        guard let bytes = filesImage else { return }
+        for entry in try ImageFile.entries(bytes, magic: ImageKind.files.magic!) {
+            let rawKind = try entry.requiredUInt32(1, "type")
+            let id = try entry.requiredUInt32(2, "id")
+            guard let kind = Kind(rawValue: rawKind) else {
+                throw .forbidden(file: "", "file \(id) is \(Self.refusedKinds[rawKind] ?? "of kind \(rawKind)"), which criu-helper does not restore")
+            }
+            // Exactly one sub-entry, the one matching the kind (file_entry fields 3-22).
+            let subFields = Set(entry.fields.map(\.number)).subtracting([1, 2])
+            let expected: UInt32 = [.regular: 3, .pipe: 18, .fifo: 17, .unixSocket: 16, .eventfd: 8, .eventpoll: 9,
+                                    .signalfd: 10, .tty: 19, .timerfd: 12, .memfd: 20][kind]!
+            guard subFields == [expected] else {
+                throw .forbidden(file: "", "file \(id) has \(subFields.sorted()) where only field \(expected) belongs")
+            }
+            let sub = try entry.requiredMessage(expected, "file \(id)")
+            switch kind {
+            case .regular:
+                let name = try sub.string(6, "name") ?? ""
+                try PathPolicy.check(name, what: "file \(id)")
+                try Self.checkOwner(sub.message(5, "fown"), caller: caller, who: "file \(id)")
+                regularFiles[id] = name
+            case .unixSocket:
+                try Self.checkUnixSocket(sub, caller: caller, id: id)
+            case .tty:
+                hasTerminal = true
+                try Self.checkOwner(sub.message(4, "fown"), caller: caller, who: "terminal \(id)")
+            case .pipe, .eventfd, .eventpoll, .signalfd, .timerfd, .memfd:
+                let fownField: UInt32 = [.pipe: 4, .eventfd: 3, .eventpoll: 3, .signalfd: 3, .timerfd: 3, .memfd: 4][kind]!
+                try Self.checkOwner(sub.message(fownField, "fown"), caller: caller, who: "file \(id)")
+            case .fifo:
+                break
+            }
+        }
+    }
+
+    /// fdinfo-PID.img: which descriptor numbers refer to which files.
+    public func checkDescriptors(_ bytes: [UInt8]) throws(ImageError) {
+        for entry in try ImageFile.entries(bytes, magic: ImageKind.fdinfo(0).magic!) {
+            try entry.requireOnly([1, 2, 3, 4], in: "fdinfo")
+            let kind = try entry.requiredUInt32(3, "type")
+            guard Kind(rawValue: kind) != nil else {
+                throw .forbidden(file: "", "descriptor is \(Self.refusedKinds[kind] ?? "of kind \(kind)")")
+            }
+        }
+    }
+
+    /// fown_entry: criu switches to the recorded (e)uid to set a file's owner
+    /// when a signal or owner pid is recorded. It must be the caller.
+    static func checkOwner(_ fown: ProtobufMessage?, caller: CallerCredentials, who: String) throws(ImageError) {
+        guard let fown else { return }
+        let pid = try fown.uint32(5, "fown.pid") ?? 0
+        let signal = try fown.uint32(3, "fown.signum") ?? 0
+        guard pid != 0 || signal != 0 else { return }
+        for (field, name) in [(UInt32(1), "uid"), (2, "euid")] {
+            let value = try fown.requiredUInt32(field, "fown.\(name)")
+            guard value == caller.uid else { throw .forbidden(file: "", "\(who) has owner \(name) \(value)") }
+        }
+    }
+
+    static func checkUnixSocket(_ sk: ProtobufMessage, caller: CallerCredentials, id: UInt32) throws(ImageError) {
+        try checkOwner(sk.message(9, "fown"), caller: caller, who: "socket \(id)")
+        if let perms = try sk.message(13, "file_perms") {
+            let uid = try perms.requiredUInt32(2, "uid")
+            let gid = try perms.requiredUInt32(3, "gid")
+            guard uid == caller.uid, caller.groups.contains(gid) else {
+                throw .forbidden(file: "", "socket \(id) file belongs to \(uid):\(gid)")
+            }
+        }
+        let name = try sk.bytes(11, "name") ?? []
+        guard let first = name.first, first != 0 else { return }   // unnamed or abstract
+        guard let path = String(validating: name, as: UTF8.self) else { throw .malformed(file: "", "socket \(id) name") }
+        if path.hasPrefix("/") {
+            try PathPolicy.check(path, what: "socket \(id)")
+        } else {
+            let dir = try sk.string(14, "name_dir") ?? ""
+            try PathPolicy.check(dir, what: "socket \(id) directory")
+            guard !path.split(separator: "/").contains("..") else { throw .forbidden(file: "", "socket \(id) name has '..'") }
+        }
+    }
+}

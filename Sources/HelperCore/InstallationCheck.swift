@@ -1,0 +1,3 @@
+public enum InstallationCheck {
+    public static func run(arguments: [String]) -> ExitCode { .internalError }
+}

@@ -1,0 +1,45 @@
+/// What the caller asked for, parsed strictly from argv. Nothing here is
+/// ever passed to criu as text: CriuInvocation builds criu's arguments from
+/// these typed values.
+public enum Request: Equatable, Sendable {
+    case dump(DumpRequest)
+    case restore(RestoreRequest)
+    case run(RunRequest)
+    case list(imagesDirectory: String)
+    case check
+    case help
+    case version
+
+    /// The operation's name in audit records and the job's log.
+    public var operation: String {
+        switch self {
+        case .dump: return "dump"
+        case .restore: return "restore"
+        case .run: return "run"
+        case .list: return "list"
+        case .check: return "check"
+        case .help: return "help"
+        case .version: return "version"
+        }
+    }
+}
+
+public struct DumpRequest: Equatable, Sendable {
+    public var pid: Int32?
+    public var imagesDirectory: String
+    public var leaveRunning: Bool
+    public var keep: Int?
+}
+
+public struct RestoreRequest: Equatable, Sendable {
+    public var imagesDirectory: String
+    public var wait: Bool
+    public var generation: String?
+}
+
+public struct RunRequest: Equatable, Sendable {
+    public var imagesDirectory: String?
+    public var checkpointEvery: Int?
+    public var keep: Int?
+    public var command: [String]
+}

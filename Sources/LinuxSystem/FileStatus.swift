@@ -1,0 +1,57 @@
+import Glibc
+
+/// The parts of `struct stat` the helper decides on.
+public struct FileStatus: Equatable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var mode: UInt32
+    public var linkCount: UInt64
+    public var owner: UInt32
+    public var group: UInt32
+    public var size: Int64
+    /// Seconds since the epoch.
+    public var modificationTime: Int64 = 0
+
+    init(_ st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        mode = UInt32(st.st_mode)
+        linkCount = UInt64(st.st_nlink)
+        owner = UInt32(st.st_uid)
+        group = UInt32(st.st_gid)
+        size = Int64(st.st_size)
+        modificationTime = Int64(st.st_mtim.tv_sec)
+    }
+
+    public init(device: UInt64 = 1, inode: UInt64 = 1, mode: UInt32, linkCount: UInt64 = 1,
+                owner: UInt32, group: UInt32, size: Int64 = 0) {
+        self.device = device
+        self.inode = inode
+        self.mode = mode
+        self.linkCount = linkCount
+        self.owner = owner
+        self.group = group
+        self.size = size
+    }
+
+    public var kind: UInt32 { mode & UInt32(S_IFMT) }
+    public var isDirectory: Bool { kind == UInt32(S_IFDIR) }
+    public var isRegularFile: Bool { kind == UInt32(S_IFREG) }
+    public var isSymbolicLink: Bool { kind == UInt32(S_IFLNK) }
+    /// The permission bits, as `ls` shows them in octal.
+    public var permissions: UInt32 { mode & 0o7777 }
+    public var isGroupOrWorldWritable: Bool { mode & 0o022 != 0 }
+    /// Names the kind of file for error messages ("a symbolic link", "a FIFO").
+    public var kindDescription: String {
+        switch kind {
+        case UInt32(S_IFREG): return "a regular file"
+        case UInt32(S_IFDIR): return "a directory"
+        case UInt32(S_IFLNK): return "a symbolic link"
+        case UInt32(S_IFIFO): return "a FIFO"
+        case UInt32(S_IFSOCK): return "a socket"
+        case UInt32(S_IFCHR): return "a character device"
+        case UInt32(S_IFBLK): return "a block device"
+        default: return "an unknown kind of file"
+        }
+    }
+}

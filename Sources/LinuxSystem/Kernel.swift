@@ -1,0 +1,71 @@
+import Glibc
+
+/// The calling process: identity, process attributes and small services.
+public enum Kernel {
+    public static var processID: Int32 { sys_getpid() }
+    public static var parentProcessID: Int32 { sys_getppid() }
+
+    public struct Identity: Equatable, Sendable {
+        public var realUID: UInt32, effectiveUID: UInt32, savedUID: UInt32
+        public var realGID: UInt32, effectiveGID: UInt32, savedGID: UInt32
+        /// The real gid and the supplementary groups: the gids a task of the
+        /// caller may legitimately have.
+        public var groups: Set<UInt32>
+    }
+
+    public static func identity() -> Identity {
+        let u = sys_getresuid()
+        let g = sys_getresgid()
+        var groups = Set(sys_getgroups())
+        groups.insert(g.0)
+        return Identity(realUID: u.0, effectiveUID: u.1, savedUID: u.2,
+                        realGID: g.0, effectiveGID: g.1, savedGID: g.2, groups: groups)
+    }
+
+    /// Start-up hygiene (the C constructor) failed: descriptors 0-2 could not
+    /// be opened, others not closed, or the process could not be made
+    /// non-dumpable.
+    public static var startupFailed: Bool { sys_startup_failed() }
+
+    /// argv as the kernel passed it, captured before Swift ran (the Swift
+    /// runtime's CommandLine finds argv through `environ`, which is replaced).
+    public static func arguments() -> [String] { sys_caller_arguments() }
+
+    /// The environment the caller gave; `environ` itself is already empty.
+    public static func callerEnvironment() -> [String] { sys_caller_environment() }
+
+    public static func setNoNewPrivileges() throws(SystemError) {
+        guard sys_set_no_new_privs() == 0 else { throw SystemError("prctl(PR_SET_NO_NEW_PRIVS)") }
+    }
+    public static var hasNoNewPrivileges: Bool { sys_get_no_new_privs() == 1 }
+    public static var isDumpable: Bool { sys_get_dumpable() != 0 }
+    public static func setNotDumpable() throws(SystemError) {
+        guard sys_set_dumpable(false) == 0 else { throw SystemError("prctl(PR_SET_DUMPABLE)") }
+    }
+    public static func becomeChildSubreaper() throws(SystemError) {
+        guard sys_set_child_subreaper() == 0 else { throw SystemError("prctl(PR_SET_CHILD_SUBREAPER)") }
+    }
+    /// Every signal back to SIG_DFL and nothing blocked.
+    public static func resetSignals() throws(SystemError) {
+        guard sys_reset_signals() == 0 else { throw SystemError("sigprocmask") }
+    }
+
+    public static func resourceLimit(_ resource: Int32) -> (soft: UInt64, hard: UInt64)? { sys_getrlimit(resource) }
+    public static func setResourceLimit(_ resource: Int32, soft: UInt64, hard: UInt64) throws(SystemError) {
+        guard sys_setrlimit(resource, soft: soft, hard: hard) == 0 else { throw SystemError("setrlimit") }
+    }
+    public static let unlimited: UInt64 = UInt64(bitPattern: -1)
+
+    public static func send(_ signal: Int32, to pid: Int32) -> Bool { sys_kill(pid, signal) == 0 }
+
+    public static var monotonicNanoseconds: UInt64 { sys_clock_monotonic_ns() }
+    public static var wallClock: (seconds: Int, nanoseconds: Int) { sys_time_now() }
+    /// "2026-11-24T19:30:00Z"
+    public static func utcTimestamp(_ seconds: Int) -> String { sys_utc_timestamp(seconds) }
+    public static func sleep(nanoseconds: UInt64) { sys_nanosleep(nanoseconds) }
+
+    public static func writeError(_ text: String) { sys_write_stderr(text) }
+    public static func writeOutput(_ text: String) { sys_write_stdout(text) }
+    public static func isTerminal(_ fd: Int32) -> Bool { sys_isatty(fd) }
+    public static func exit(_ code: Int32) -> Never { sys_exit(code) }
+}

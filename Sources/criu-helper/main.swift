@@ -1,0 +1,73 @@
+// criu-helper: checkpoint and restore of the caller's own process tree with
+// CRIU. Installed with file capabilities (permitted only): cap_sys_ptrace,
+// cap_sys_admin, cap_checkpoint_restore for criu, cap_audit_write for the
+// helper's own audit records.
+//
+// The privileged path, top to bottom. Before this file runs, the C
+// constructor in CSystem/startup.c has already made descriptors 0-2 valid,
+// closed every other inherited descriptor, emptied the environment, made the
+// process non-dumpable and set RLIMIT_CORE to 0.
+
+import CapabilityGuard
+import HelperCore
+import LinuxSystem
+
+// 1. Hygiene that had to happen before Swift ran must have worked.
+if Kernel.startupFailed {
+    Startup.fail(.internalError("start-up hygiene failed (descriptors 0-2, dumpability)"))
+}
+let argv = Kernel.arguments()
+guard let argv0 = argv.first, !argv0.isEmpty else {
+    Startup.fail(.usage("called without argv[0]"), operation: "usage")
+}
+
+// 2. The caller's signal dispositions and mask are not ours to keep.
+do { try Kernel.resetSignals() } catch { Startup.fail(.internalError("\(error)")) }
+
+// 3. Requests that need no privilege.
+if argv.count == 2 && (argv[1] == "--help" || argv[1] == "-h") {
+    Kernel.writeOutput(Usage.text + "\n")
+    Kernel.exit(ExitCode.done.rawValue)
+}
+if argv.count == 2 && argv[1] == "--version" {
+    Kernel.writeOutput(Startup.version + "\n")
+    Kernel.exit(ExitCode.done.rawValue)
+}
+if argv.count >= 2 && argv[1] == "check" {
+    // `check` reports on a broken installation instead of refusing to start.
+    Kernel.exit(InstallationCheck.run(arguments: argv).rawValue)
+}
+
+// 4. Exactly the installed capabilities, all of them merely permitted. If
+//    the kernel did not grant them (no setcap, a nosuid mount, or the caller
+//    set no_new_privs) the helper cannot work: refuse to start.
+let capabilities: CapabilityGuard
+do {
+    capabilities = try CapabilityGuard.takeControl(required: .installed)
+} catch {
+    Startup.fail(.unavailable("\(error)"))
+}
+
+// 5. no_new_privs for the helper and everything it starts: criu's ambient
+//    capabilities survive it, nothing can gain more through a set-user-ID
+//    or file-capability exec.
+do { try Kernel.setNoNewPrivileges() } catch { Startup.fail(.internalError("\(error)")) }
+
+// 6. Who is asking; root is not served.
+let caller: Caller
+do { caller = try Caller.identify() } catch { Startup.fail(error) }
+
+// 7. Configuration: root-owned, found next to the binary, never from the caller.
+let executable = Startup.executablePath()
+let config: Configuration
+do { config = try Configuration.load(from: Configuration.path(forExecutable: executable)) } catch { Startup.fail(error) }
+
+// 8. Kernel audit: every request from here on gets a record.
+let audit: AuditConnection?
+do { audit = try Startup.openAudit(policy: config.audit) } catch { Startup.fail(error) }
+
+let session = Session(caller: caller, config: config, executable: executable,
+                      capabilities: capabilities, audit: audit, pidMax: Startup.pidMax())
+
+// 9. The request itself: parsed strictly, authorised, audited, carried out.
+Kernel.exit(session.handle(argv))
