@@ -10,16 +10,16 @@
 #
 # The capabilities are permitted only (+p): the helper raises each one when it
 # needs it. cap_checkpoint_restore is for criu; cap_sys_admin for the helper's
-# private tmpfs and PID namespaces and for criu restoring a terminal;
-# cap_audit_write for the helper's own audit records. No cap_sys_ptrace: see
-# README, "Capabilities".
+# private tmpfs, PID and mount namespaces and for criu restoring a terminal;
+# cap_sys_chroot to enter a job's mount namespace (setns); cap_audit_write for
+# the helper's own audit records. No cap_sys_ptrace: see README, "Capabilities".
 set -eu
 
 prefix=/usr/local
 criu=
 group=
 binary=.build/release/criu-helper
-caps=cap_sys_admin,cap_audit_write,cap_checkpoint_restore+p
+caps=cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore+p
 
 die() { echo "setcap.sh: $*" >&2; exit "${2:-64}"; }
 

@@ -53,3 +53,5 @@ int chs_abstract_lock(const char *name, int *holder_pid, unsigned *holder_uid)
     errno = EADDRINUSE;
     return -1;
 }
+
+int chs_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -9,6 +9,9 @@ public enum Capability: Int32, CaseIterable, Sendable, CustomStringConvertible {
     /// CAP_SYS_ADMIN: the helper creates its private tmpfs and PID
     /// namespaces with it; criu gets it only to restore a terminal.
     case sysAdmin = 21
+    /// CAP_SYS_CHROOT: with cap_sys_admin, setns() into a job's mount
+    /// namespace, in the child that then starts criu there; never passed on.
+    case sysChroot = 18
     /// CAP_AUDIT_WRITE: the helper's own audit records; never passed on.
     case auditWrite = 29
     /// CAP_CHECKPOINT_RESTORE (Linux >= 5.9): set_tid, map_files, PR_SET_MM for criu.
@@ -18,6 +21,7 @@ public enum Capability: Int32, CaseIterable, Sendable, CustomStringConvertible {
         switch self {
         case .sysPtrace: return "cap_sys_ptrace"
         case .sysAdmin: return "cap_sys_admin"
+        case .sysChroot: return "cap_sys_chroot"
         case .auditWrite: return "cap_audit_write"
         case .checkpointRestore: return "cap_checkpoint_restore"
         }
@@ -39,12 +43,14 @@ public struct CapabilitySet: OptionSet, Hashable, Sendable, CustomStringConverti
     public static let sysPtrace = CapabilitySet([Capability.sysPtrace])
     public static let sysAdmin = CapabilitySet([Capability.sysAdmin])
     public static let auditWrite = CapabilitySet([Capability.auditWrite])
+    public static let sysChroot = CapabilitySet([Capability.sysChroot])
     public static let checkpointRestore = CapabilitySet([Capability.checkpointRestore])
     /// The file capabilities of an installed criu-helper (install/setcap.sh):
     /// cap_checkpoint_restore for criu; cap_sys_admin for the helper's
-    /// private tmpfs, PID namespaces and criu restoring a terminal;
-    /// cap_audit_write for the helper's own audit records.
-    public static let installed = CapabilitySet([.sysAdmin, .auditWrite, .checkpointRestore])
+    /// private tmpfs, PID and mount namespaces and criu restoring a terminal;
+    /// cap_sys_chroot to enter a job's mount namespace; cap_audit_write for
+    /// the helper's own audit records.
+    public static let installed = CapabilitySet([.sysAdmin, .sysChroot, .auditWrite, .checkpointRestore])
 
     public func contains(_ cap: Capability) -> Bool { rawValue & (1 << UInt64(cap.rawValue)) != 0 }
 

@@ -12,16 +12,24 @@ extension Session {
         try dir.lock(timeoutSeconds: config.lockTimeout)
         try dir.checkContents()
 
-        let recorded = request.pid == nil ? try JobRecord.read(from: dir) : nil
-        guard let pid = request.pid ?? recorded?.rootPID else {
-            throw .usage("dump needs --pid PID (the images directory has no job started by `criu-helper run`)")
-        }
-        fields.append(("pid", .trusted(String(pid))))
-
-        // The tree: every task and thread pinned with a pidfd and checked.
+        // The job: a PID the caller named, or the one `run`/`restore` recorded.
         let proc: ProcFilesystem
         do { proc = try ProcFilesystem.system() } catch { throw .internalError("/proc: \(error)") }
-        let policy = try treePolicy(proc: proc)
+        var policy = try treePolicy(proc: proc)
+        let job: JobLocation
+        if let pid = request.pid {
+            job = try JobLocation.find(pid, proc: proc, caller: caller, helperNamespace: policy.pidNamespace)
+        } else if let record = try JobRecord.read(from: dir) {
+            job = try JobLocation.fromRecord(record, proc: proc, caller: caller)
+        } else {
+            throw .usage("dump needs --pid PID (the images directory has no job started by `criu-helper run`)")
+        }
+        let pid = job.outerPID
+        fields.append(("pid", .trusted(String(pid))))
+
+        // The tree: every task and thread pinned with a pidfd and checked. A
+        // job in its own namespaces is checked against those.
+        policy.pidNamespace = job.pidNamespace
         let tree: ProcessTree
         do { tree = try ProcessTree.inspect(rootPID: pid, in: proc, policy: policy) } catch {
             throw .refused("\(error)")
@@ -38,10 +46,11 @@ extension Session {
         try record(AuditRecord(operation: "dump", success: true, fields: fields + [("decision", .trusted("allowed"))]))
         JobLog.append("dump pid=\(pid) generation=\(generation.name): allowed (\(tree.tasks.count) tasks, \(tree.threadCount) threads)", in: dir.fd)
 
-        let invocation = CriuInvocation.dump(pid: pid, shellJob: tree.needsShellJob, leaveRunning: request.leaveRunning)
+        let invocation = CriuInvocation.dump(pid: job.innerPID, shellJob: tree.needsShellJob, leaveRunning: request.leaveRunning)
+        let placement: CriuRunner.Placement = job.reaper == nil ? .host : .insideNamespaces(of: job)
         let started = Kernel.monotonicNanoseconds
         let status = try withCapabilities { (caps) throws(HelperFailure) in
-            try CriuRunner().run(invocation, criu: criu, imagesDirectory: genDir.rawValue, capabilities: caps)
+            try CriuRunner().run(invocation, criu: criu, imagesDirectory: genDir.rawValue, capabilities: caps, placement: placement)
         }
         let elapsed = Kernel.monotonicNanoseconds - started
         guard status.succeeded else {

@@ -15,7 +15,7 @@ extension Session {
             try? record(AuditRecord(operation: operation, success: outcome.code == .done, fields: outcome.auditFields))
             if !outcome.summary.isEmpty { Kernel.writeError("criu-helper: \(outcome.summary)\n") }
             for line in outcome.output { Kernel.writeOutput(line + "\n") }
-            return outcome.code.rawValue
+            return outcome.exitCode
         } catch {
             if case .usage = error.code, argv.count >= 2 {
                 fields.append(("arguments", .untrusted(argv.dropFirst().joined(separator: " "))))

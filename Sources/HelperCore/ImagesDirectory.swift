@@ -91,6 +91,8 @@ public final class ImagesDirectory {
         }
     }
 
+    public func unlock() { fd.unlock() }
+
     /// Nothing in the directory may be a symbolic link, FIFO, socket or
     /// device, and no regular file may have a second name elsewhere.
     public func checkContents() throws(HelperFailure) {

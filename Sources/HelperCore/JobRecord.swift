@@ -1,26 +1,25 @@
 import LinuxSystem
 
-/// What `criu-helper run` writes at the top of the images directory so that
-/// later verbs can take `--images-dir` alone: the job's root PID and how it
-/// was started. `key=value` lines, written to a temporary name and renamed.
+/// What `run` and `restore` write at the top of the images directory, so
+/// that later requests can take `--images-dir` alone: the job's reaper (PID
+/// and start time, which together identify it) and the job's root PID inside
+/// its namespace. `key=value` lines, written to a temporary name and renamed.
 public struct JobRecord: Equatable, Sendable {
-    public var rootPID: Int32
-    public var startTime: UInt64
-    /// The helper's PID namespace mode: "pidns" when the job runs in its own
-    /// PID namespace, "shared" otherwise.
-    public var namespaceMode: String
+    public var reaperPID: Int32
+    public var reaperStartTime: UInt64
+    public var rootInnerPID: Int32
     public var command: String
 
-    public init(rootPID: Int32, startTime: UInt64, namespaceMode: String, command: String) {
-        self.rootPID = rootPID
-        self.startTime = startTime
-        self.namespaceMode = namespaceMode
+    public init(reaperPID: Int32, reaperStartTime: UInt64, rootInnerPID: Int32, command: String) {
+        self.reaperPID = reaperPID
+        self.reaperStartTime = reaperStartTime
+        self.rootInnerPID = rootInnerPID
         self.command = command
     }
 
     public var text: String {
-        let oneLine = String(command.map { $0 == "\n" ? " " : $0 })
-        return "root-pid=\(rootPID)\nstart-time=\(startTime)\nnamespace=\(namespaceMode)\ncommand=\(oneLine)\n"
+        let oneLine = String(command.map { $0 == "\n" ? " " : $0 }.prefix(1024))
+        return "reaper-pid=\(reaperPID)\nreaper-start-time=\(reaperStartTime)\nroot-pid-inside=\(rootInnerPID)\ncommand=\(oneLine)\n"
     }
 
     public static func parse(_ text: String) -> JobRecord? {
@@ -29,9 +28,10 @@ public struct JobRecord: Equatable, Sendable {
             guard let eq = line.firstIndex(of: "=") else { return nil }
             values[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }
-        guard let pid = values["root-pid"].flatMap({ Int32($0) }), pid > 1,
-              let start = values["start-time"].flatMap({ UInt64($0) }) else { return nil }
-        return JobRecord(rootPID: pid, startTime: start, namespaceMode: values["namespace"] ?? "shared", command: values["command"] ?? "")
+        guard let reaper = values["reaper-pid"].flatMap({ Int32($0) }), reaper > 1,
+              let start = values["reaper-start-time"].flatMap({ UInt64($0) }),
+              let root = values["root-pid-inside"].flatMap({ Int32($0) }), root > 1 else { return nil }
+        return JobRecord(reaperPID: reaper, reaperStartTime: start, rootInnerPID: root, command: values["command"] ?? "")
     }
 
     static func read(from dir: ImagesDirectory) throws(HelperFailure) -> JobRecord? {

@@ -1,4 +1,5 @@
 import AuditLog
+import LinuxSystem
 
 /// How a request ended: the exit code, what to print, and what to record.
 public struct Outcome: Sendable {
@@ -9,12 +10,18 @@ public struct Outcome: Sendable {
     public var output: [String]
     /// Fields for the final audit record.
     public var auditFields: [(key: String, value: AuditRecord.Value)]
+    /// `run` and `restore --wait`: the job's status, which becomes the exit code.
+    public var jobStatus: ExitStatus?
 
-    public init(code: ExitCode = .done, summary: String = "", output: [String] = [],
+    public init(code: ExitCode = .done, summary: String = "", output: [String] = [], jobStatus: ExitStatus? = nil,
                 auditFields: [(key: String, value: AuditRecord.Value)] = []) {
         self.code = code
         self.summary = summary
         self.output = output
+        self.jobStatus = jobStatus
         self.auditFields = auditFields
     }
+
+    /// The process's exit code: the job's own for run/restore --wait.
+    public var exitCode: Int32 { jobStatus?.shellCode ?? code.rawValue }
 }

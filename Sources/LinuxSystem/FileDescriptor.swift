@@ -214,6 +214,9 @@ public struct FileDescriptor: ~Copyable {
         throw SystemError("flock")
     }
 
+    /// flock(LOCK_UN)
+    public func unlock() { _ = sys_flock(rawValue, LOCK_UN) }
+
     public func sync() { _ = sys_fsync(rawValue) }
 
     public func truncate(to size: Int64) throws(SystemError) {

@@ -24,3 +24,14 @@ public struct PidFD: ~Copyable {
         guard sys_pidfd_send_signal(rawValue, signal) == 0 else { throw SystemError("pidfd_send_signal", String(pid)) }
     }
 }
+
+extension FileDescriptor {
+    /// A pidfd as a bare number, for code that keeps it for a process's
+    /// whole life; close it with `closeRaw`.
+    public static func pidfd(_ pid: Int32) throws(SystemError) -> Int32 {
+        let fd = sys_pidfd_open(pid)
+        guard fd >= 0 else { throw SystemError("pidfd_open", String(pid)) }
+        return fd
+    }
+    public static func closeRaw(_ fd: Int32) { sys_close(fd) }
+}

@@ -45,7 +45,7 @@ public final class ProcFilesystem {
 
     /// Opens /proc/NAME/PATH for reading, without following symbolic links
     /// other than the magic ones /proc itself needs.
-    func read(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> String {
+    public func read(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> String {
         let fd = try root.open(path, .readOnly, resolve: [.beneath, .noSymlinks])
         return String(decoding: try fd.readAll(limit: limit), as: UTF8.self)
     }
@@ -61,6 +61,17 @@ public final class ProcFilesystem {
         let fd = try root.open("\(name)/ns/\(kind)", .readOnly)
         let st = try fd.status()
         return NamespaceID(device: st.device, inode: st.inode)
+    }
+
+    /// Children of every thread of process `pid`, as this /proc numbers them.
+    public func children(of pid: Int32) -> [Int32] {
+        guard let dir = try? openDirectory("\(pid)/task"), let tids = try? dir.entries() else { return [] }
+        var result: [Int32] = []
+        for tid in tids {
+            guard let text = try? read("\(pid)/task/\(tid)/children") else { continue }
+            result += text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
+        }
+        return result
     }
 
     /// The helper and every ancestor up to init: processes a tree to be

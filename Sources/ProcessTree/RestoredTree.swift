@@ -11,45 +11,60 @@ public final class RestoredTree {
         public init(pid: Int32, threads: [Int32]) { self.pid = pid; self.threads = threads }
     }
 
+    /// Pins by PID outside the namespace.
     public let pins: [Int32: any ProcessPin]
+    /// PID inside the namespace -> PID outside.
+    public let outerPIDs: [Int32: Int32]
 
-    init(pins: [Int32: any ProcessPin]) { self.pins = pins }
+    init(pins: [Int32: any ProcessPin], outerPIDs: [Int32: Int32]) {
+        self.pins = pins
+        self.outerPIDs = outerPIDs
+    }
 
-    /// Pins and checks every expected process and thread, and that no other
-    /// process hangs below them.
-    public static func verify(_ expected: [Expected], in proc: ProcFilesystem, callerUID: UInt32,
+    /// Walks everything below `reaper` (the namespace's init, seen from
+    /// outside), pins and checks every process and thread, and compares the
+    /// set with `expected` (PIDs as the images number them, inside).
+    public static func verify(_ expected: [Expected], below reaper: Int32, in proc: ProcFilesystem, callerUID: UInt32,
                               callerGroups: Set<UInt32>) -> RestoreCheck {
         var pins: [Int32: any ProcessPin] = [:]
-        let expectedPIDs = Set(expected.map(\.pid))
-        for process in expected {
+        var outer: [Int32: Int32] = [:]
+        let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.pid, Set($0.threads)) })
+        var queue = proc.children(of: reaper)
+        func fail(_ reason: String) -> RestoreCheck { .failed(RestoreCheckFailure(pins: pins, reason: reason)) }
+        while !queue.isEmpty {
+            let pid = queue.removeFirst()
             do {
-                let pin = try proc.pinner(process.pid)
-                pins[process.pid] = pin
-                _ = try proc.openDirectory("\(process.pid)")
-                guard pin.isAlive else { return .failed(RestoreCheckFailure(pins: pins, reason: "task \(process.pid) is gone")) }
-                let taskDir = try proc.openDirectory("\(process.pid)/task")
-                let present = Set(try taskDir.entries().compactMap { Int32($0) })
-                guard present == Set(process.threads) else {
-                    return .failed(RestoreCheckFailure(pins: pins, reason: "task \(process.pid) has threads \(present.sorted()), the images \(process.threads.sorted())"))
+                let pin = try proc.pinner(pid)
+                pins[pid] = pin
+                let status = try TaskStatus.parse(try proc.read("\(pid)/status"))
+                guard pin.isAlive else { return fail("restored task \(pid) vanished") }
+                let inner = status.innermostPID
+                guard let threads = wanted[inner] else {
+                    return fail("process \(inner) was restored but is not in the images")
                 }
-                for tid in process.threads {
-                    let status = try TaskStatus.parse(try proc.read("\(process.pid)/task/\(tid)/status"))
-                    if let problem = problem(with: status, pid: process.pid, tid: tid, uid: callerUID, groups: callerGroups) {
-                        return .failed(RestoreCheckFailure(pins: pins, reason: problem))
+                outer[inner] = pid
+                let taskDir = try proc.openDirectory("\(pid)/task")
+                var present: Set<Int32> = []
+                for name in try taskDir.entries() {
+                    guard let tid = Int32(name) else { continue }
+                    let threadStatus = try TaskStatus.parse(try proc.read("\(pid)/task/\(tid)/status"))
+                    present.insert(threadStatus.innermostPID)
+                    if let problem = problem(with: threadStatus, pid: inner, tid: threadStatus.innermostPID,
+                                             uid: callerUID, groups: callerGroups) {
+                        return fail(problem)
                     }
                 }
-                for tid in process.threads {
-                    let children = (try? proc.read("\(process.pid)/task/\(tid)/children")) ?? ""
-                    for child in children.split(separator: " ").compactMap({ Int32($0.trimmingCharacters("\n")) })
-                    where !expectedPIDs.contains(child) {
-                        return .failed(RestoreCheckFailure(pins: pins, reason: "task \(process.pid) has a child \(child) that the images do not have"))
-                    }
+                guard present == threads else {
+                    return fail("restored task \(inner) has threads \(present.sorted()), the images \(threads.sorted())")
                 }
+                queue += proc.children(of: pid)
             } catch {
-                return .failed(RestoreCheckFailure(pins: pins, reason: "cannot read restored task \(process.pid): \(error)"))
+                return fail("cannot read restored task \(pid): \(error)")
             }
         }
-        return .passed(RestoredTree(pins: pins))
+        let missing = Set(wanted.keys).subtracting(outer.keys)
+        guard missing.isEmpty else { return fail("tasks \(missing.sorted()) of the images were not restored") }
+        return .passed(RestoredTree(pins: pins, outerPIDs: outer))
     }
 
     static func problem(with s: TaskStatus, pid: Int32, tid: Int32, uid: UInt32, groups: Set<UInt32>) -> String? {

@@ -18,6 +18,12 @@ public struct TaskStatus: Equatable, Sendable {
     public var noNewPrivs: Bool
     /// "Kthread:" (Linux >= 6.9); nil on kernels without the line.
     public var kernelThread: Bool?
+    /// "NSpid:": this task's PID in each PID namespace from the reader's
+    /// down to its own; the last one is the PID inside its own namespace.
+    public var namespacePIDs: [Int32] = []
+
+    /// The PID as the task's own PID namespace numbers it.
+    public var innermostPID: Int32 { namespacePIDs.last ?? pid }
 
     public var isZombie: Bool { state == "Z" || state == "X" }
 
@@ -67,6 +73,7 @@ public struct TaskStatus: Equatable, Sendable {
             guard k == "0" || k == "1" else { throw .malformed("status", "bad Kthread") }
             kthread = k == "1"
         }
+        let nspid = (fields["NSpid"] ?? "").split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { Int32($0) }
         return TaskStatus(
             name: String(try field("Name")),
             state: state,
@@ -82,7 +89,8 @@ public struct TaskStatus: Equatable, Sendable {
             capBnd: try mask("CapBnd"),
             capAmb: try mask("CapAmb"),
             noNewPrivs: nnp == 1,
-            kernelThread: kthread
+            kernelThread: kthread,
+            namespacePIDs: nspid
         )
     }
 }

@@ -50,6 +50,7 @@ extern int chs_getresgid(gid_t *r, gid_t *e, gid_t *s);
 /// while the descriptor is open and released by the kernel when the process
 /// dies. When taken, fails with EADDRINUSE and reports the holder's pid and
 /// uid (SO_PEERCRED), or uid (unsigned)-1 when it cannot be asked.
+extern int chs_pipe_cloexec(int fds[2]);
 extern int chs_abstract_lock(const char *name, int *holder_pid, unsigned *holder_uid);
 
 // --- processes --------------------------------------------------------------
@@ -110,5 +111,42 @@ struct chs_spawn_attr {
 /// or -1 with errno set. When the child fails before exec, returns -1 and
 /// sets errno to the child's error; `failed_step` then names the step.
 extern pid_t chs_spawn(const struct chs_spawn_attr *attr, const char **failed_step);
+
+
+// --- namespaces (namespaces.c) ---------------------------------------------
+enum { CHS_NS_RUN = 1, CHS_NS_RESTORE = 2 };
+struct chs_namespace_attr {
+    int mode;                    // CHS_NS_RUN: exec the job; CHS_NS_RESTORE: exec criu
+    int exec_fd;                 // restore: criu, opened O_PATH
+    char *const *argv;
+    char *const *envp;
+    const int *ambient_caps;     // restore: criu's ambient capabilities
+    int ambient_count;
+    const int *pass_fds;         // restore: placed at 3, 4, ... in criu
+    int pass_count;
+    int stdin_fd, stdout_fd, stderr_fd;   // restore: criu's stdio (-1: keep)
+    int last_pid;                // written to ns_last_pid before the child is forked (0: no)
+    int report_fd;               // reaper -> helper: struct chs_ns_report, then (restore) criu's exit code
+    int control_fd;              // helper -> reaper (restore): struct chs_ns_decision
+};
+struct chs_ns_report {
+    int error;                   // errno of a failed set-up step, 0 when the child started
+    int step;                    // 1 mount, 2 ns_last_pid, 3 drop capabilities, 4 fork
+    int child;                   // the child's PID inside the namespace
+};
+struct chs_ns_decision {
+    int go;                      // 0: the reaper exits and the namespace dies
+    int root;                    // the restored job's root PID inside the namespace
+    int detach;                  // 1: the namespace outlives the helper
+};
+/// clone(CLONE_NEWPID | CLONE_NEWNS): returns the reaper's PID (outside).
+extern pid_t chs_start_namespace(const struct chs_namespace_attr *attr);
+/// Spawns `attr` inside the PID and mount namespaces of the process behind
+/// `target_pidfd`. Returns an intermediate child whose exit status is the
+/// spawned program's.
+extern pid_t chs_spawn_in_namespaces(int target_pidfd, const struct chs_spawn_attr *attr, const char **failed_step);
+/// Waits up to `timeout_ms` (-1: forever) for `child` to end, forwarding
+/// SIGTERM, SIGINT and SIGHUP to `target_pidfd`. 1 when it ended (status set), 0 on timeout.
+extern int chs_wait_forwarding(pid_t child, int target_pidfd, long timeout_ms, int *status);
 
 #endif

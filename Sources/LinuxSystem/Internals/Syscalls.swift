@@ -196,3 +196,19 @@ func sys_abstract_lock(_ name: String) -> (fd: Int32, holderPID: Int32, holderUI
     let fd = chs_abstract_lock(name, &pid, &uid)
     return (fd, pid, uid)
 }
+
+func sys_pipe() -> (read: Int32, write: Int32)? {
+    var fds: [Int32] = [-1, -1]
+    guard chs_pipe_cloexec(&fds) == 0 else { return nil }
+    return (fds[0], fds[1])
+}
+func sys_start_namespace(_ attr: inout chs_namespace_attr) -> pid_t { chs_start_namespace(&attr) }
+func sys_spawn_in_namespaces(_ target: Int32, _ attr: inout chs_spawn_attr) -> (pid: pid_t, failedStep: String?) {
+    var step: UnsafePointer<CChar>? = nil
+    let pid = chs_spawn_in_namespaces(target, &attr, &step)
+    return (pid, step.map { String(cString: $0) })
+}
+func sys_wait_forwarding(_ child: Int32, _ target: Int32, _ timeout: Int) -> Int32? {
+    var status: Int32 = 0
+    return chs_wait_forwarding(child, target, timeout, &status) == 1 ? status : nil
+}
