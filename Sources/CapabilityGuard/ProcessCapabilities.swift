@@ -63,6 +63,12 @@ public struct FileCapabilities: Equatable, Sendable, CustomStringConvertible {
     public var inheritable: CapabilitySet
     public var effective: CapabilitySet
 
+    public init(permitted: CapabilitySet, inheritable: CapabilitySet, effective: CapabilitySet) {
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.effective = effective
+    }
+
     /// cap_get_fd(3); nil when the file has no capabilities.
     public static func read(_ fd: borrowing FileDescriptor) -> FileCapabilities? {
         guard let caps = cap_get_fd(fd.rawValue) else { return nil }

@@ -226,3 +226,23 @@ public struct FileDescriptor: ~Copyable {
     /// "/proc/self/fd/N": how a program this descriptor is passed to as N names it.
     public static func procPath(_ number: Int32) -> String { "/proc/self/fd/\(number)" }
 }
+
+/// Both ends of a pipe (O_CLOEXEC).
+public struct Pipe: ~Copyable {
+    public var read: FileDescriptor
+    public var write: FileDescriptor
+
+    /// Closes the write end (after a child got it) and keeps the read end.
+    public consuming func readEnd() -> FileDescriptor {
+        let r = read
+        _ = write
+        return r
+    }
+}
+
+extension FileDescriptor {
+    public static func makePipe() throws(SystemError) -> Pipe {
+        guard let fds = sys_pipe() else { throw SystemError("pipe") }
+        return Pipe(read: FileDescriptor(adopting: fds.read), write: FileDescriptor(adopting: fds.write))
+    }
+}
