@@ -18,9 +18,11 @@ let package = Package(
         .executable(name: "criu-helper", targets: ["criu-helper"]),
     ],
     targets: [
-        // C: start-up hygiene (an ELF constructor that runs before Swift) and
-        // system calls that glibc does not wrap.
+        // C: system calls that glibc does not wrap, fork/exec and namespaces.
         .target(name: "CSystem"),
+        // C: start-up hygiene, an ELF constructor that runs before Swift.
+        // Linked into the executable only (tests keep their environment).
+        .target(name: "CStartup"),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CAudit", pkgConfig: "audit", providers: [.apt(["libaudit-dev"])]),
 
@@ -38,7 +40,8 @@ let package = Package(
             dependencies: ["LinuxSystem", "CapabilityGuard", "AuditLog", "ProcessTree", "CriuImages"],
             swiftSettings: strict
         ),
-        .executableTarget(name: "criu-helper", dependencies: ["HelperCore", "CSystem"], swiftSettings: strict),
+        .executableTarget(name: "criu-helper", dependencies: ["HelperCore", "LinuxSystem", "CapabilityGuard", "CStartup"],
+                         swiftSettings: strict),
 
         .testTarget(
             name: "UnitTests",

@@ -95,6 +95,10 @@ static void reopen_stdio_by_path(void)
         path[len] = 0;
         int flags = fcntl(fd, F_GETFL);
         if (flags < 0) continue;
+        // Output files are appended to: then criu does not insist on the
+        // file's size at restore, and a restored job keeps appending even if
+        // the file grew since the checkpoint (its wrapper wrote to it).
+        if (S_ISREG(before.st_mode) && (flags & O_ACCMODE) == O_WRONLY) flags |= O_APPEND;
         int reopened = open(path, (flags & (O_ACCMODE | O_APPEND | O_NONBLOCK)) | O_NOCTTY | O_CLOEXEC);
         if (reopened < 0) continue;
         if (fstat(reopened, &after) == 0 && after.st_dev == before.st_dev && after.st_ino == before.st_ino) {

@@ -4,17 +4,25 @@
 #include "CSystem.h"
 #include <string.h>
 
+/// The kernel's struct sigaction (x86_64), for rt_sigaction(2) directly:
+/// glibc's sigaction() refuses the signals it reserves (32, 33), which a
+/// caller may still have left ignored.
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
 int chs_reset_signals(void)
 {
-    struct sigaction dfl;
+    struct kernel_sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
+    dfl.handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
-        // Signals reserved by libc (32, 33) refuse changes; that is fine.
-        (void)sigaction(sig, &dfl, NULL);
+        (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
     }
     sigset_t none;
     sigemptyset(&none);

@@ -17,6 +17,10 @@ public struct ProtobufMessage: Sendable {
     public struct Field: Sendable, Equatable {
         public var number: UInt32
         public var value: Value
+        public init(number: UInt32, value: Value) {
+            self.number = number
+            self.value = value
+        }
     }
 
     public let fields: [Field]

@@ -18,9 +18,10 @@ extension Session {
         var policy = try treePolicy(proc: proc)
         let job: JobLocation
         if let pid = request.pid {
-            job = try JobLocation.find(pid, proc: proc, caller: caller, helperNamespace: policy.pidNamespace)
+            job = try JobLocation.find(pid, proc: proc, caller: caller, helperNamespace: policy.pidNamespace,
+                                       helperExecutable: executable)
         } else if let record = try JobRecord.read(from: dir) {
-            job = try JobLocation.fromRecord(record, proc: proc, caller: caller)
+            job = try JobLocation.fromRecord(record, proc: proc, caller: caller, helperExecutable: executable)
         } else {
             throw .usage("dump needs --pid PID (the images directory has no job started by `criu-helper run`)")
         }
@@ -38,12 +39,13 @@ extension Session {
         defer { lock.release() }
 
         let criu = try openCriu()
-        let generation = try dir.beginGeneration()
+        let generation = try dir.nextGeneration()
         fields.append(("generation", .trusted(generation.name)))
-        let genDir = try dir.openGeneration(generation.partialName)
 
-        // The decision is on record before criu runs (fail closed).
+        // The decision is on record before anything is written (fail closed).
         try record(AuditRecord(operation: "dump", success: true, fields: fields + [("decision", .trusted("allowed"))]))
+        try dir.beginGeneration(generation)
+        let genDir = try dir.openGeneration(generation.partialName)
         JobLog.append("dump pid=\(pid) generation=\(generation.name): allowed (\(tree.tasks.count) tasks, \(tree.threadCount) threads)", in: dir.fd)
 
         let invocation = CriuInvocation.dump(pid: job.innerPID, shellJob: tree.needsShellJob, leaveRunning: request.leaveRunning)

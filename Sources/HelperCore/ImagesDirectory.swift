@@ -27,6 +27,8 @@ public final class ImagesDirectory {
             opened = try FileDescriptor.open(path, [.directory, .noFollow], resolve: resolve)
         } catch where error.errno == .noSuchFileOrDirectory && create {
             opened = try createLast(path, caller: caller)
+        } catch where error.errno == .notDirectory && isSymbolicLink(path) {
+            throw .refused("images directory \(shown) is, or goes through, a symbolic link")
         } catch {
             throw failure(for: error, shown: shown)
         }
@@ -40,6 +42,12 @@ public final class ImagesDirectory {
             throw .refused("images directory \(shown) is writable by group or others (mode \(String(st.permissions, radix: 8)))")
         }
         return ImagesDirectory(path: path, fd: opened, caller: caller)
+    }
+
+    /// lstat(2): O_NOFOLLOW|O_DIRECTORY on a final symbolic link says
+    /// ENOTDIR; this tells the two apart for the message.
+    static func isSymbolicLink(_ path: String) -> Bool {
+        (try? FileDescriptor.open(".", [.directory]).status(of: path))?.isSymbolicLink ?? false
     }
 
     private static func createLast(_ path: String, caller: Caller) throws(HelperFailure) -> FileDescriptor {
@@ -149,14 +157,18 @@ public final class ImagesDirectory {
         }
     }
 
-    /// Starts a new generation: the next number, as `gNNNNNN.partial`
-    /// (open it with `openGeneration(generation.partialName)`).
-    /// Removes leftovers of dumps that were killed (other `.partial`
-    /// directories) and all but the newest `.failed` one: the lock is held,
-    /// so no other request is writing them.
-    public func beginGeneration() throws(HelperFailure) -> Generation {
+    /// The number the next generation will have.
+    public func nextGeneration() throws(HelperFailure) -> Generation {
+        Generation(number: (try generations().last?.generation.number ?? 0) + 1)
+    }
+
+    /// Starts generation `next` as `gNNNNNN.partial` (open it with
+    /// `openGeneration(generation.partialName)`). Removes leftovers of dumps
+    /// that were killed (other `.partial` directories) and all but the
+    /// newest `.failed` one: the lock is held, so no other request is
+    /// writing them.
+    public func beginGeneration(_ next: Generation) throws(HelperFailure) {
         let all = try generations()
-        let next = Generation(number: (all.last?.generation.number ?? 0) + 1)
         let newestFailed = all.last(where: { $0.state == .failed })?.generation
         for (generation, state) in all {
             if state == .partial { removeQuietly(generation.partialName) }
@@ -169,7 +181,6 @@ public final class ImagesDirectory {
                 ? .unavailable("no space left to create a generation in \(RequestParser.shown(path))")
                 : .internalError("cannot create \(next.partialName): \(error.errno)")
         }
-        return next
     }
 
     /// The atomic switch: `gNNNNNN.partial` becomes `gNNNNNN`.

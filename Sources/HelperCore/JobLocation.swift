@@ -25,7 +25,7 @@ public final class JobLocation {
     /// below the helper's) and namespaces whose init is not the caller's are
     /// refused.
     public static func find(_ pid: Int32, proc: ProcFilesystem, caller: Caller,
-                            helperNamespace: NamespaceID) throws(HelperFailure) -> JobLocation {
+                            helperNamespace: NamespaceID, helperExecutable: String) throws(HelperFailure) -> JobLocation {
         guard pid != 1 else { throw .refused("pid 1 cannot be checkpointed") }
         let status: TaskStatus
         let namespace: NamespaceID
@@ -34,6 +34,10 @@ public final class JobLocation {
             namespace = try proc.namespace("pid", of: String(pid))
         } catch let error as SystemError where error.errno == .noSuchFileOrDirectory {
             throw .refused("no process \(pid)")
+        } catch let error as SystemError where error.errno == .permissionDenied {
+            // Not traceable by the caller (another user's, or not dumpable):
+            // the tree check names the reason.
+            return JobLocation(outerPID: pid, innerPID: pid, reaper: nil, pidNamespace: helperNamespace)
         } catch {
             throw .refused("cannot read /proc/\(pid): \(error)")
         }
@@ -42,6 +46,9 @@ public final class JobLocation {
         }
         guard status.namespacePIDs.count == 2 else {
             throw .refused("task \(pid) is in a PID namespace that criu-helper did not create (nesting depth \(status.namespacePIDs.count))")
+        }
+        guard status.innermostPID != 1 else {
+            throw .refused("task \(pid) is the init of its PID namespace; give the job's root instead")
         }
         // Up the parents to the namespace's init.
         var current = pid
@@ -54,6 +61,11 @@ public final class JobLocation {
                 guard s.uids.allSatisfy({ $0 == caller.uid }) else {
                     throw .refused("the PID namespace of task \(pid) belongs to uid \(s.uids[0]), not to the caller")
                 }
+                // Only namespaces whose init is criu-helper's reaper: criu is
+                // then started in namespaces the helper made itself.
+                guard proc.executable(of: current) == helperExecutable else {
+                    throw .refused("task \(pid) is in a PID namespace that criu-helper did not create")
+                }
                 let handle = try ReaperHandle.pin(current, startTime: nil, proc: proc)
                 return JobLocation(outerPID: pid, innerPID: status.innermostPID, reaper: handle, pidNamespace: namespace)
             }
@@ -65,8 +77,14 @@ public final class JobLocation {
 
     /// The root of a job from its record: the reaper must still be the one
     /// recorded (same PID and start time), and the root its descendant.
-    public static func fromRecord(_ record: JobRecord, proc: ProcFilesystem, caller: Caller) throws(HelperFailure) -> JobLocation {
+    public static func fromRecord(_ record: JobRecord, proc: ProcFilesystem, caller: Caller,
+                                  helperExecutable: String) throws(HelperFailure) -> JobLocation {
         let reaper = try ReaperHandle.pin(record.reaperPID, startTime: record.reaperStartTime, proc: proc)
+        guard proc.executable(of: record.reaperPID) == helperExecutable,
+              let status = try? TaskStatus.parse(try proc.read("\(record.reaperPID)/status")),
+              status.namespacePIDs.count == 2, status.namespacePIDs[1] == 1, status.uids.allSatisfy({ $0 == caller.uid }) else {
+            throw .refused("the job record names process \(record.reaperPID), which is not a criu-helper job's reaper of the caller's")
+        }
         guard let outer = reaper.outerPID(ofInner: record.rootInnerPID, proc: proc) else {
             throw .refused("the job recorded in the images directory has ended (no task \(record.rootInnerPID) in its namespace)")
         }

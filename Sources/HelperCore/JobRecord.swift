@@ -59,6 +59,7 @@ public struct JobRecord: Equatable, Sendable {
             fd.sync()
             try dir.fd.rename("job.new", to: ImagesDirectory.jobRecordName)
         } catch {
+            try? dir.fd.removeFile("job.new")
             throw .internalError("cannot write \(dir.shown("job")): \(error)")
         }
     }

@@ -83,8 +83,13 @@ extension Session {
         do { try restored.resume() } catch { throw .internalError("cannot resume the job: \(error)") }
 
         let reaperStart = (try? TaskStat.parse(try proc.read("\(namespace.reaper)/stat")))?.startTime ?? 0
-        try JobRecord(reaperPID: namespace.reaper, reaperStartTime: reaperStart, rootInnerPID: rootInside,
-                      command: "restored from \(generation)").write(to: dir)
+        // Without the record, later requests need --pid; the job itself is fine.
+        do {
+            try JobRecord(reaperPID: namespace.reaper, reaperStartTime: reaperStart, rootInnerPID: rootInside,
+                          command: "restored from \(generation)").write(to: dir)
+        } catch {
+            Kernel.writeError("criu-helper: warning: \(error.message); later requests need --pid \(rootOutside)\n")
+        }
         fields.append(("pid", .trusted(String(rootOutside))))
         JobLog.append("restore generation=\(generation): done, root pid \(rootOutside) (\(rootInside) inside its namespace)", in: dir.fd)
         let summaryLine = "restored \(summary.processes.count) task\(summary.processes.count == 1 ? "" : "s") from \(dir.shown(generation)), root pid \(rootOutside)"

@@ -20,7 +20,7 @@ extension Session {
         }
         try record(AuditRecord(operation: "run", success: true, fields: fields + [("decision", .trusted("allowed"))]))
 
-        let environment = Kernel.callerEnvironment()
+        let environment = callerEnvironment
         let namespace = try withCapabilities { (caps) throws(HelperFailure) -> JobNamespace in
             let started: Result<JobNamespace, SystemError> = caps.withEffective([.sysAdmin, .checkpointRestore]) {
                 do throws(SystemError) { return .success(try JobNamespace.startJob(arguments: request.command, environment: environment)) }

@@ -22,9 +22,13 @@ public final class Session {
     var capabilities: CapabilityGuard?
     let audit: AuditConnection?
     let pidMax: Int32
+    /// The caller's environment, for the job `run` starts (never for criu).
+    let callerEnvironment: [String]
 
     public init(caller: Caller, config: Configuration, executable: String,
-                capabilities: consuming CapabilityGuard, audit: AuditConnection?, pidMax: Int32) {
+                capabilities: consuming CapabilityGuard, audit: AuditConnection?, pidMax: Int32,
+                callerEnvironment: [String]) {
+        self.callerEnvironment = callerEnvironment
         self.caller = caller
         self.config = config
         self.executable = executable

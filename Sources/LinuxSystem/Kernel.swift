@@ -22,18 +22,6 @@ public enum Kernel {
                         realGID: g.0, effectiveGID: g.1, savedGID: g.2, groups: groups)
     }
 
-    /// Start-up hygiene (the C constructor) failed: descriptors 0-2 could not
-    /// be opened, others not closed, or the process could not be made
-    /// non-dumpable.
-    public static var startupFailed: Bool { sys_startup_failed() }
-
-    /// argv as the kernel passed it, captured before Swift ran (the Swift
-    /// runtime's CommandLine finds argv through `environ`, which is replaced).
-    public static func arguments() -> [String] { sys_caller_arguments() }
-
-    /// The environment the caller gave; `environ` itself is already empty.
-    public static func callerEnvironment() -> [String] { sys_caller_environment() }
-
     public static func setNoNewPrivileges() throws(SystemError) {
         guard sys_set_no_new_privs() == 0 else { throw SystemError("prctl(PR_SET_NO_NEW_PRIVS)") }
     }

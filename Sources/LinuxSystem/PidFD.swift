@@ -17,7 +17,10 @@ public struct PidFD: ~Copyable {
 
     /// True while the pinned process has not been reaped. Since a live
     /// process keeps its PID, this also proves the PID still means it.
-    public var isAlive: Bool { sys_pidfd_send_signal(rawValue, 0) == 0 }
+    public var isAlive: Bool {
+        // Signal 0 checks existence; EPERM means it exists but is not ours to signal.
+        sys_pidfd_send_signal(rawValue, 0) == 0 || Errno.current == .notPermitted
+    }
 
     /// Signals the pinned process, never whoever holds its PID now.
     public func send(_ signal: Int32) throws(SystemError) {

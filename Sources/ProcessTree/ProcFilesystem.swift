@@ -63,6 +63,9 @@ public final class ProcFilesystem {
         return NamespaceID(device: st.device, inode: st.inode)
     }
 
+    /// readlink /proc/PID/exe (nil when unreadable, e.g. not dumpable).
+    public func executable(of pid: Int32) -> String? { root.readLink("\(pid)/exe") }
+
     /// Children of every thread of process `pid`, as this /proc numbers them.
     public func children(of pid: Int32) -> [Int32] {
         guard let dir = try? openDirectory("\(pid)/task"), let tids = try? dir.entries() else { return [] }

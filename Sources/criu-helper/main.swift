@@ -4,7 +4,7 @@
 // helper's own audit records.
 //
 // The privileged path, top to bottom. Before this file runs, the C
-// constructor in CSystem/startup.c has already made descriptors 0-2 valid,
+// constructor in CStartup/startup.c has already made descriptors 0-2 valid,
 // closed every other inherited descriptor, emptied the environment, made the
 // process non-dumpable and set RLIMIT_CORE to 0.
 
@@ -13,10 +13,10 @@ import HelperCore
 import LinuxSystem
 
 // 1. Hygiene that had to happen before Swift ran must have worked.
-if Kernel.startupFailed {
+if StartupState.failed {
     Startup.fail(.internalError("start-up hygiene failed (descriptors 0-2, dumpability)"))
 }
-let argv = Kernel.arguments()
+let argv = StartupState.arguments()
 guard let argv0 = argv.first, !argv0.isEmpty else {
     Startup.fail(.usage("called without argv[0]"), operation: "usage")
 }
@@ -67,7 +67,8 @@ let audit: AuditConnection?
 do { audit = try Startup.openAudit(policy: config.audit) } catch { Startup.fail(error) }
 
 let session = Session(caller: caller, config: config, executable: executable,
-                      capabilities: capabilities, audit: audit, pidMax: Startup.pidMax())
+                      capabilities: capabilities, audit: audit, pidMax: Startup.pidMax(),
+                      callerEnvironment: StartupState.callerEnvironment())
 
 // 9. The request itself: parsed strictly, authorised, audited, carried out.
 Kernel.exit(session.handle(argv))

@@ -17,15 +17,6 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
-// --- start-up hygiene (startup.c) -------------------------------------------
-/// The caller's environment as it was when the kernel started the helper.
-/// `environ` itself is emptied before any Swift code runs; this copy is only
-/// handed to a job that `run` starts, after every privilege is gone.
-extern char *const *chs_caller_environment(void);
-/// argv as the kernel passed it (argc in *count; 0 when argc was 0).
-extern char *const *chs_caller_arguments(int *count);
-/// Non-zero when start-up hygiene could not be established (then main refuses).
-extern int chs_startup_failure(void);
 
 // --- file descriptors -------------------------------------------------------
 static inline int chs_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {

@@ -104,21 +104,6 @@ func sys_set_child_subreaper() -> Int32 { chs_set_child_subreaper(1) }
 func sys_set_no_new_privs() -> Int32 { chs_set_no_new_privs() }
 func sys_get_no_new_privs() -> Int32 { chs_get_no_new_privs() }
 func sys_reset_signals() -> Int32 { chs_reset_signals() }
-func sys_startup_failed() -> Bool { chs_startup_failure() != 0 }
-func sys_caller_environment() -> [String] {
-    var result: [String] = []
-    guard var cursor = chs_caller_environment() else { return [] }
-    while let entry = cursor.pointee {
-        result.append(String(cString: entry))
-        cursor += 1
-    }
-    return result
-}
-func sys_caller_arguments() -> [String] {
-    var count: Int32 = 0
-    guard let argv = chs_caller_arguments(&count) else { return [] }
-    return (0..<Int(count)).map { argv[$0].map { String(cString: $0) } ?? "" }
-}
 func sys_getrlimit(_ resource: Int32) -> (soft: UInt64, hard: UInt64)? {
     var limit = rlimit()
     guard Glibc.getrlimit(__rlimit_resource_t(UInt32(resource)), &limit) == 0 else { return nil }

@@ -3,7 +3,14 @@
 // constructor, before the Swift runtime or any Swift code looks at the
 // process: the caller controls the environment, inherited descriptors,
 // resource limits and umask, and none of it may reach the privileged path.
-#include "CSystem.h"
+#include "CStartup.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stddef.h>
 
 extern char **environ;

@@ -1,0 +1,15 @@
+#ifndef CRIU_HELPER_CSTARTUP_H
+#define CRIU_HELPER_CSTARTUP_H
+// Start-up hygiene of the criu-helper executable (startup.c): an ELF
+// constructor that runs before the Swift runtime. Only the executable links
+// it; libraries and tests do not.
+
+/// The caller's environment as the kernel passed it. `environ` itself is
+/// emptied before any Swift code runs; this is only handed to a job that
+/// `run` starts, after every privilege is gone.
+extern char *const *chs_caller_environment(void);
+/// argv as the kernel passed it (argc in *count; 0 when argc was 0).
+extern char *const *chs_caller_arguments(int *count);
+/// Non-zero when start-up hygiene could not be established.
+extern int chs_startup_failure(void);
+#endif

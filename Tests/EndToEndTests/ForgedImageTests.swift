@@ -1,0 +1,170 @@
+import CriuImages
+import Foundation
+import Testing
+
+/// Defence 7: restore never trusts the images. A real checkpoint of one of
+/// alice's jobs is taken once; each test copies it, forges one thing, and
+/// expects a refusal (77) naming it, an audit record, and no process started.
+@Suite("forged and malformed images", .serialized, .enabled(if: E2E.enabled))
+struct ForgedImageTests {
+    static let base = "\(User.alice.home)/e2e/forge-base"
+
+    /// The real generation to forge from (made on first use).
+    static func baseGeneration() -> String? {
+        let gen = "\(base)/g000001"
+        if FileManager.default.fileExists(atPath: "\(gen)/pstree.img") { return gen }
+        Shell.root("rm -rf \(base); mkdir -p \(User.alice.home)/e2e; chown \(User.alice.name): \(User.alice.home)/e2e")
+        guard let job = Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/forge.out") else { return nil }
+        defer { job.kill() }
+        usleep(500_000)
+        let run = Shell.user(.alice, "\(E2E.helper) dump --pid \(job.pid) --images-dir \(base) --leave-running")
+        return run.status == 0 ? gen : nil
+    }
+
+    /// Copies the base generation into a fresh images directory, applies
+    /// `forge` (as root, to the copy), restores it as alice.
+    func expectRefusal(_ text: String, sourceLocation: SourceLocation = #_sourceLocation,
+                       _ forge: (ImageForge) -> Void) {
+        guard let gen = Self.baseGeneration() else { Issue.record("no base checkpoint", sourceLocation: sourceLocation); return }
+        let dir = User.alice.scratch("forged")
+        Shell.root("mkdir -p \(dir) && cp -a \(gen) \(dir)/g000001 && rm -f \(dir)/g000001/*.log && chown -R \(User.alice.name): \(dir) && chmod 700 \(dir)")
+        forge(ImageForge(directory: "\(dir)/g000001"))
+        Shell.root("chown -R \(User.alice.name): \(dir)/g000001")
+        let before = Shell.root("pgrep -u \(User.alice.uid) | wc -l").stdout
+        let audit = AuditLog.mark()
+        let run = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(run.status == 77, "\(run)", sourceLocation: sourceLocation)
+        #expect(run.message.hasPrefix("criu-helper: refused: "), sourceLocation: sourceLocation)
+        #expect(run.message.contains(text), "\(run.message)", sourceLocation: sourceLocation)
+        #expect(run.stdout.isEmpty, sourceLocation: sourceLocation)
+        #expect(Shell.root("pgrep -u \(User.alice.uid) | wc -l").stdout == before, "a process was started", sourceLocation: sourceLocation)
+        #expect(audit.records(containing: dir).contains { $0.contains("op=restore") && $0.contains("res=failed") },
+                sourceLocation: sourceLocation)
+    }
+
+    var root: Int32 { Self.baseGeneration().map { ImageForge(directory: $0).rootPID } ?? 0 }
+
+    @Test("CAP_SYS_ADMIN in cap_eff")
+    func capEff() { let r = root; expectRefusal("has capabilities in cap_eff") { $0.editCredentials(r) { $0.removing(11).adding(11, .varint(0x20_0000)).adding(11, .varint(0)) } } }
+
+    @Test("capabilities in cap_prm, packed encoding")
+    func capPrmPacked() {
+        let r = root
+        expectRefusal("has capabilities in cap_prm (word 1") {
+            $0.editCredentials(r) { $0.removing(10).adding(10, .bytes(ArraySlice(Wire.varint(0) + Wire.varint(0x100)))) }
+        }
+    }
+
+    @Test("capabilities in cap_amb and cap_inh", arguments: [(UInt32(19), "cap_amb"), (9, "cap_inh")])
+    func otherCapabilitySets(_ field: UInt32, _ name: String) {
+        let r = root
+        expectRefusal("has capabilities in \(name)") { $0.editCredentials(r) { $0.removing(field).adding(field, .varint(0x8_0000)) } }
+    }
+
+    @Test("a second creds message in the thread core")
+    func duplicatedCreds() {
+        let r = root
+        expectRefusal("creds occurs 2 times") { forge in
+            forge.rewrite("core-\(r).img") { cores in
+                cores.map { core in
+                    core.editing(5) { thread in
+                        let creds = thread.occurrences(10)[0]
+                        guard case .bytes(let b) = creds.value, let m = try? ProtobufMessage(decoding: b) else { return thread }
+                        let evil = m.removing(11).adding(11, .varint(0x20_0000))
+                        return thread.adding(10, .bytes(ArraySlice(evil.bytes)))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("no creds in the core (criu would read a legacy creds image)")
+    func missingCreds() { let r = root; expectRefusal("has no credentials in its core") { $0.rewrite("core-\(r).img") { $0.map { $0.editing(5) { $0.removing(10) } } } } }
+
+    @Test("a legacy creds image next to the core")
+    func legacyCredsFile() { let r = root; expectRefusal("legacy credentials image") { $0.write("creds-\(r).img", Wire.image(magic: 0x5402_3547, entries: [[]])) } }
+
+    @Test("uid 0 in the credentials", arguments: [(UInt32(1), "uid"), (3, "euid"), (5, "suid"), (7, "fsuid")])
+    func rootUID(_ field: UInt32, _ name: String) { let r = root; expectRefusal("has \(name) 0, not the caller's") { $0.editCredentials(r) { $0.setting(field, 0) } } }
+
+    @Test("a foreign gid and a foreign supplementary group")
+    func foreignGroups() {
+        let r = root
+        expectRefusal("has egid 0") { $0.editCredentials(r) { $0.setting(4, 0) } }
+        expectRefusal("has supplementary group 27") { $0.editCredentials(r) { $0.adding(14, .varint(27)) } }
+    }
+
+    @Test("securebits and an LSM profile")
+    func securebitsAndLSM() {
+        let r = root
+        expectRefusal("securebits") { $0.editCredentials(r) { $0.setting(13, 0x2f) } }
+        expectRefusal("LSM profile") { $0.editCredentials(r) { $0.adding(15, .bytes(ArraySlice("sysadm_t".utf8))) } }
+    }
+
+    @Test("namespace ids that differ from the inventory's root ids", arguments: [UInt32(9), 5, 10, 6])
+    func namespaceIDs(_ field: UInt32) {
+        let r = root
+        expectRefusal("namespace than the dump's root") { forge in
+            forge.rewrite("ids-\(r).img") { $0.map { $0.setting(field, 0xdead) } }
+        }
+    }
+
+    @Test("mount, network and other namespace images", arguments: [("mountpoints-12.img", "mount namespace content"), ("netns-3.img", "network namespace"),
+                                                                    ("userns-1.img", "user namespace"), ("bpfmap-file.img", "BPF maps"), ("cgroup.img", "cgroups")])
+    func namespaceImages(_ name: String, _ text: String) { expectRefusal(text) { $0.write(name, Wire.image(magic: 1, entries: [[]])) } }
+
+    @Test("file paths into /proc and /dev", arguments: [("/proc/1/root/etc/shadow", "path is in /proc"), ("/dev/sda", "device or in /dev"),
+                                                         ("/home/x/../../etc/shadow", "'..' component")])
+    func filePaths(_ path: String, _ text: String) {
+        expectRefusal(text) { forge in
+            forge.rewrite("files.img") { entries in
+                var done = false
+                return entries.map { entry in
+                    guard !done, (try? entry.requiredUInt32(1, "type")) == 1 else { return entry }
+                    done = true
+                    return entry.editing(3) { $0.removing(6).adding(6, .bytes(ArraySlice(path.utf8))) }
+                }
+            }
+        }
+    }
+
+    @Test("criu plugins named in the inventory")
+    func plugins() {
+        expectRefusal("criu plugins") { forge in
+            forge.rewrite("inventory.img", common: false) { $0.map { $0.removing(12).adding(12, .bytes(ArraySlice(Wire.encode([.init(number: 12, value: .bytes(ArraySlice("cuda".utf8)))])))) } }
+        }
+    }
+
+    @Test("an unknown image and a seccomp filter")
+    func unknownAndSeccomp() {
+        expectRefusal("evil.img is not an image criu-helper restores") { $0.write("evil.img", [1, 2, 3]) }
+        expectRefusal("seccomp filters") { $0.write("seccomp.img", Wire.image(magic: 0x6441_3049, entries: [Wire.encode([.init(number: 1, value: .bytes([10, 1, 0]))])])) }
+    }
+
+    @Test("malformed: bad magic, truncated entry, trailing garbage, huge entry, unknown wire type")
+    func malformed() {
+        let r = root
+        expectRefusal("bad magic") { f in var b = f.read("core-\(r).img"); b[5] ^= 0xFF; f.write("core-\(r).img", b) }
+        expectRefusal("truncated entry") { f in let b = f.read("core-\(r).img"); f.write("core-\(r).img", Array(b.dropLast(20))) }
+        expectRefusal("trailing bytes") { f in f.write("pstree.img", f.read("pstree.img") + [1, 2]) }
+        expectRefusal("entry of") { f in f.write("pstree.img", Array(f.read("pstree.img").prefix(8)) + Wire.le32(0x7fff_ffff) + [0]) }
+        expectRefusal("wire type") { f in f.write("inventory.img", Wire.le32(0x5831_3116) + Wire.le32(2) + [0x0b, 0x00]) }
+    }
+
+    @Test("thousands of tasks in pstree.img")
+    func thousandsOfTasks() {
+        expectRefusal("more than 4096 entries") { forge in
+            let entries = (0..<5000).map { i in Wire.encode([.init(number: 1, value: .varint(UInt64(1000 + i))), .init(number: 2, value: .varint(1)),
+                                                              .init(number: 3, value: .varint(1)), .init(number: 4, value: .varint(1)),
+                                                              .init(number: 5, value: .varint(UInt64(1000 + i)))]) }
+            forge.write("pstree.img", Wire.image(magic: 0x5027_3030, entries: entries))
+        }
+    }
+
+    @Test("a symbolic link in the generation instead of a page file")
+    func symlinkedPages() {
+        expectRefusal("is a symbolic link") { forge in
+            Shell.root("cd \(forge.directory) && rm -f pages-1.img && ln -s /etc/shadow pages-1.img && chown -h \(User.alice.name): pages-1.img")
+        }
+    }
+}

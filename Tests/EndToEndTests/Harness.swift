@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+
+/// The end-to-end suite runs only when asked (tests/run.sh sets
+/// CRIU_HELPER_E2E=1) and as root: it creates files as the test users and
+/// starts their jobs, then runs the real setcap'd helper as them.
+enum E2E {
+    static let enabled = ProcessInfo.processInfo.environment["CRIU_HELPER_E2E"] == "1" && getuid() == 0
+    /// The installation with real criu.
+    static let helper = "/usr/local/bin/criu-helper"
+    /// The installation whose criu is the probe (tests/support/criu-probe.c).
+    static let probeHelper = "/opt/criu-helper-probe/bin/criu-helper"
+    static let bin = "/opt/criu-helper-tests/bin"
+}
+
+struct User {
+    let name: String
+    let uid: UInt32
+    let home: String
+
+    static let alice = User("chuser1")
+    static let bob = User("chuser2")
+
+    init(_ name: String) {
+        self.name = name
+        let entry = getpwnam(name)
+        uid = entry?.pointee.pw_uid ?? 0
+        home = entry.map { String(cString: $0.pointee.pw_dir) } ?? "/nonexistent"
+    }
+
+    /// A fresh, empty directory in the user's home, owned by them.
+    func scratch(_ name: String) -> String {
+        let path = "\(home)/e2e/\(name)"
+        Shell.root("rm -rf '\(path)'; mkdir -p '\(home)/e2e'; chown \(self.name): '\(home)/e2e'")
+        return path
+    }
+}
+
+/// What a command printed and how it ended.
+struct Run: CustomStringConvertible {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+    /// The last line of stderr, where the helper's one-line message is.
+    var message: String { stderr.split(separator: "\n").last.map(String.init) ?? "" }
+}
+
+enum Shell {
+    /// Runs `command` with /bin/sh as root.
+    @discardableResult
+    static func root(_ command: String, timeout: TimeInterval = 120) -> Run {
+        execute(["/bin/sh", "-c", command], timeout: timeout)
+    }
+
+    /// Runs `command` as `user`: their uid, gid and groups, a clean
+    /// environment, in their home directory.
+    @discardableResult
+    static func user(_ user: User, _ command: String, timeout: TimeInterval = 120) -> Run {
+        execute(["/usr/bin/setpriv", "--reuid=\(user.name)", "--regid=\(user.name)", "--init-groups", "--reset-env",
+                 "/bin/sh", "-c", "cd && \(command)"], timeout: timeout)
+    }
+
+    /// posix_spawn with stdout and stderr to temporary files, stdin from
+    /// /dev/null; waits (with a timeout) with waitpid on that one child.
+    static func execute(_ argv: [String], timeout: TimeInterval) -> Run {
+        let base = NSTemporaryDirectory() + "e2e-\(UUID().uuidString)"
+        defer { unlink(base + ".out"); unlink(base + ".err") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, base + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, base + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        let variables: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"]
+        let env: [UnsafeMutablePointer<CChar>?] = variables.map { strdup($0) } + [nil]
+        defer { env.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, env) == 0 else {
+            return Run(status: -1, stdout: "", stderr: "posix_spawn failed")
+        }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if Date() > deadline { kill(pid, SIGKILL) }
+            usleep(10_000)
+        }
+        let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let stdout = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+        return Run(status: code, stdout: stdout, stderr: stderr)
+    }
+}
+
+/// A job of a test user: started detached under ch-reaper (which reaps
+/// orphans, so no zombie holds a PID), found by a unique marker.
+struct Job {
+    let user: User
+    let pid: Int32
+
+    /// Starts `command` as `user` with no_new_privs in its own session, stdout
+    /// to `output`. Returns once the job's root process exists.
+    static func start(_ user: User, _ command: String, output: String, noNewPrivs: Bool = true) -> Job? {
+        let id = UUID().uuidString.prefix(8)
+        let script = "/tmp/e2e-job-\(id).sh", pidfile = "/tmp/e2e-job-\(id).pid"
+        try? "exec \(command)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let nnp = noNewPrivs ? "--no-new-privs" : ""
+        let switchUser = user.uid == 0 ? "" : "setpriv --reuid=\(user.name) --regid=\(user.name) --init-groups \(nnp)"
+        Shell.root("""
+            chmod 755 \(script); cd '\(user.home)'; rm -f '\(output)'; touch '\(output)'; chown \(user.name): '\(output)'; setsid \(E2E.bin)/ch-reaper --pidfile \(pidfile) \(switchUser) \
+            /bin/sh \(script) > '\(output)' 2>&1 < /dev/null &
+            """)
+        for _ in 0..<100 {
+            if let text = try? String(contentsOfFile: pidfile, encoding: .utf8),
+               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                usleep(100_000)   // let the shell exec the command
+                return Job(user: user, pid: pid)
+            }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    func kill() { Shell.root("kill -9 \(pid) 2>/dev/null; pkill -9 -P \(pid) 2>/dev/null") }
+}
+
+/// Kernel audit records (auditd's log), read from an offset taken before the request.
+struct AuditLog {
+    static let path = "/var/log/audit/audit.log"
+    let offset: UInt64
+
+    static func mark() -> AuditLog {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64
+        return AuditLog(offset: size ?? 0)
+    }
+
+    /// USER_CMD records written since the mark that contain `text` (plain or
+    /// hex-encoded, as audit_encode_nv_string writes values with spaces).
+    func records(containing text: String) -> [String] {
+        let hex = text.utf8.map { String(format: "%02X", $0) }.joined()
+        for _ in 0..<40 {
+            if let handle = FileHandle(forReadingAtPath: Self.path) {
+                try? handle.seek(toOffset: offset)
+                let data = handle.readDataToEndOfFile()
+                try? handle.close()
+                let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+                let found = lines.filter { $0.contains("type=USER_CMD") && ($0.contains(text) || $0.contains(hex)) }
+                if !found.isEmpty { return found }
+            }
+            usleep(50_000)
+        }
+        return []
+    }
+}
+
+/// The probe's record of what the helper handed criu.
+enum Probe {
+    static func report(for user: User) -> [String] {
+        ((try? String(contentsOfFile: "/tmp/criu-probe.\(user.uid).txt", encoding: .utf8)) ?? "")
+            .split(separator: "\n").map(String.init)
+    }
+    static func setMode(_ mode: String) { Shell.root("echo '\(mode)' > /etc/criu-probe.mode") }
+    static func reset(_ user: User) { Shell.root("rm -f /tmp/criu-probe.\(user.uid).txt /tmp/criu-probe.stray"); setMode("ok") }
+}
+
+/// Waits until `condition` holds (polling), up to `seconds`.
+func eventually(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(100_000)
+    }
+    return condition()
+}
+
+/// The last line of a file (a job's counter).
+func lastLine(_ path: String) -> String {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
+}
+
+/// Every line of a file.
+func lines(_ path: String) -> [String] {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}

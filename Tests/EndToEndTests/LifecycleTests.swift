@@ -1,0 +1,269 @@
+import Foundation
+import Testing
+
+/// Real checkpoints and restores with real criu, as alice: what the kernel
+/// shows afterwards, the job lifecycle (run, generations, --wait), audit, locks.
+@Suite("checkpoint and restore", .serialized, .enabled(if: E2E.enabled))
+struct LifecycleTests {
+    /// The counter a job printed last, as a number.
+    func counter(_ path: String) -> Int { Int(lastLine(path)) ?? -1 }
+
+    /// Restored processes of alice's with this command name: outer PIDs.
+    func pids(named name: String) -> [Int32] {
+        Shell.root("pgrep -u \(User.alice.uid) -x \(name)").stdout.split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    func status(_ pid: Int32) -> String { (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? "" }
+
+    @Test("dump --pid then restore: the count goes on; the restored task is alice's, without capabilities, in a new PID namespace")
+    func hostJobRoundTrip() throws {
+        let dir = User.alice.scratch("round")
+        let out = "\(User.alice.home)/e2e/round.out"
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: out))
+        #expect(eventually { counter(out) >= 2 })
+        let audit = AuditLog.mark()
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --pid \(job.pid) --images-dir \(dir)")
+        #expect(dump.status == 0, "\(dump)")
+        #expect(dump.message.hasPrefix("criu-helper: dumped 1 task (1 thread) into \(dir)/g000001: "))
+        #expect(dump.message.contains("written, frozen "))
+        #expect(eventually { !FileManager.default.fileExists(atPath: "/proc/\(job.pid)") })
+        let stopped = counter(out)
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        let outer = try #require(Int32(restore.stdout.split(separator: "\n").last ?? ""))
+        defer { Shell.root("kill -9 \(outer)") }
+        #expect(eventually { counter(out) > stopped + 1 })
+        let lines = lines(out).compactMap(Int.init)
+        #expect(lines == Array(0...(lines.last ?? 0)) || lines == Array(0...(lines.last ?? 0)).filter { $0 != stopped + 1 } || Set(lines).count >= lines.count - 1,
+                "one count, no restart: \(lines)")
+        #expect(lines.first == 0 && lines.filter { $0 == 0 }.count == 1, "no restart from 0")
+        let s = status(outer)
+        #expect(s.contains("Uid:\t\(User.alice.uid)\t\(User.alice.uid)\t\(User.alice.uid)\t\(User.alice.uid)"))
+        for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] { #expect(s.contains("\(set):\t0000000000000000")) }
+        #expect(s.contains("NoNewPrivs:\t1"))
+        #expect(s.contains("NSpid:\t\(outer)\t\(job.pid)"), "restored with its old PID inside a new namespace: \(s)")
+        #expect(audit.records(containing: dir).filter { $0.contains("res=success") }.count >= 4, "decision and outcome of dump and restore")
+    }
+
+    @Test("run -> dump -> restore, while the original job (same PIDs) still runs")
+    func restoreWhileOldPIDExists() throws {
+        let dir = User.alice.scratch("run")
+        let out = "\(User.alice.home)/e2e/run.out"
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2> \(out).err &)")
+        #expect(eventually { counter(out) >= 1 })
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running")
+        #expect(dump.status == 0, "\(dump)")
+        let before = pids(named: "ch-count")
+        #expect(before.count == 1)
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
+        let after = pids(named: "ch-count")
+        #expect(after.count == 2, "the original and the restored copy run side by side")
+        let inside = after.map { status($0).split(separator: "\n").first { $0.hasPrefix("NSpid:") }?.split(separator: "\t").last ?? "" }
+        #expect(Set(inside).count == 1 && inside.first == "301", "both are PID 301 inside their own namespaces: \(inside)")
+    }
+
+    @Test("run forwards SIGTERM to the job and exits with its status; 128+signal when killed")
+    func runForwardsAndReturnsStatus() {
+        let script = "/tmp/e2e-trap.sh"
+        try? "trap 'exit 42' TERM\nwhile :; do sleep 0.1; done\n".write(toFile: script, atomically: true, encoding: .utf8)
+        Shell.root("chmod 755 \(script)")
+        let run = Shell.user(.alice, "\(E2E.helper) run -- /bin/sh \(script) & sleep 1; kill -TERM $!; wait $!; echo status=$?")
+        #expect(run.stdout.contains("status=42"), "\(run)")
+        let killed = Shell.user(.alice, "\(E2E.helper) run -- sleep 600 & sleep 1; pkill -KILL -u \(User.alice.uid) -x sleep; wait $!; echo status=$?")
+        #expect(killed.stdout.contains("status=137"), "\(killed)")
+    }
+
+    @Test("restore --wait forwards SIGTERM and exits with the job's status")
+    func restoreWaitForwards() {
+        let dir = User.alice.scratch("wait")
+        let script = "/tmp/e2e-trap2.sh"
+        try? "trap 'exit 43' TERM\nwhile :; do sleep 0.1; done\n".write(toFile: script, atomically: true, encoding: .utf8)
+        Shell.root("chmod 755 \(script)")
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- /bin/sh \(script) >/dev/null 2>&1 &)")
+        usleep(800_000)
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        #expect(dump.status == 0, "\(dump)")
+        let run = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir) --wait > \(dir).pid & sleep 1.5; kill -TERM $!; wait $!; echo status=$?")
+        #expect(run.stdout.contains("status=43"), "\(run)")
+    }
+
+    @Test("a dump killed with SIGKILL leaves the previous generation restorable")
+    func killedDumpKeepsPrevious() throws {
+        let dir = User.alice.scratch("killed")
+        let out = "\(User.alice.home)/e2e/killed.out"
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count 300 > \(out) 2>/dev/null &)")
+        #expect(eventually(20) { counter(out) >= 1 })
+        let first = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running --keep 10")
+        #expect(first.status == 0, "\(first)")
+        let stateAtFirst = counter(out)
+        for delay in ["0.05", "0.3"] {
+            Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running --keep 10 & sleep \(delay); kill -KILL $!; wait")
+        }
+        let list = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)")
+        #expect(list.stdout.contains("g000001     good"), "\(list)")
+        Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
+        usleep(500_000)
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir) --generation g000001")
+        #expect(restore.status == 0, "\(restore)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
+        #expect(eventually { counter(out) > stateAtFirst })
+        // Continues from the first generation's state: the number after the
+        // restore follows the one that was current at the first checkpoint.
+        let numbers = lines(out).compactMap(Int.init)
+        #expect(numbers.contains(stateAtFirst + 1) || numbers.contains(stateAtFirst))
+    }
+
+    @Test("no space for a second generation: clear failure, the first one still restores")
+    func noSpace() throws {
+        let dir = User.alice.scratch("full")
+        Shell.root("mkdir -p \(dir) && mount -t tmpfs -o size=180k,mode=0700,uid=\(User.alice.uid),gid=\(User.alice.uid) tmpfs \(dir)")
+        defer { Shell.root("umount -l \(dir)") }
+        let out = "\(User.alice.home)/e2e/full.out"
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: out))
+        defer { job.kill() }
+        let first = Shell.user(.alice, "\(E2E.helper) dump --pid \(job.pid) --images-dir \(dir) --leave-running")
+        #expect(first.status == 0, "\(first)")
+        let second = Shell.user(.alice, "\(E2E.helper) dump --pid \(job.pid) --images-dir \(dir) --leave-running")
+        #expect(second.status == 1, "\(second)")
+        #expect(second.message.hasPrefix("criu-helper: criu dump failed (exit status 1); its log: \(dir)/g000002.failed/dump.log"))
+        let list = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)")
+        #expect(list.stdout.contains("g000001     good") && list.stdout.contains("g000002.failed failed"), "\(list)")
+        job.kill()
+        usleep(300_000)
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
+    }
+
+    @Test("--keep N keeps the newest N good generations; run --checkpoint-every takes periodic ones")
+    func generationsKeptAndPeriodic() {
+        let dir = User.alice.scratch("periodic")
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) --checkpoint-every 1 --keep 2 -- \(E2E.bin)/ch-count > /dev/null 2>&1 &)")
+        #expect(eventually(20) { Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)").stdout.contains("g000004") })
+        Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
+        usleep(500_000)
+        let good = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)").stdout.split(separator: "\n").filter { $0.contains(" good ") }
+        #expect(good.count == 2, "\(good)")
+    }
+
+    @Test("the restored tree lands in the cgroups of the process that restores it")
+    func restoresIntoCallersCgroup() throws {
+        let dir = User.alice.scratch("cgroup")
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/cg.out"))
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --pid \(job.pid) --images-dir \(dir)")
+        #expect(dump.status == 0, "\(dump)")
+        Shell.root("mkdir -p /sys/fs/cgroup/cpuset/chtest /sys/fs/cgroup/freezer/chtest && echo 0 > /sys/fs/cgroup/cpuset/chtest/cpuset.cpus && echo 0 > /sys/fs/cgroup/cpuset/chtest/cpuset.mems")
+        let restore = Shell.root("sh -c 'echo $$ > /sys/fs/cgroup/cpuset/chtest/tasks; echo $$ > /sys/fs/cgroup/freezer/chtest/tasks; exec setpriv --reuid=\(User.alice.name) --regid=\(User.alice.name) --init-groups --reset-env \(E2E.helper) restore --images-dir \(dir)'")
+        #expect(restore.status == 0, "\(restore)")
+        let outer = try #require(Int32(restore.stdout.split(separator: "\n").last ?? ""))
+        defer { Shell.root("kill -9 \(outer); sleep 0.5; rmdir /sys/fs/cgroup/cpuset/chtest /sys/fs/cgroup/freezer/chtest") }
+        let cgroups = (try? String(contentsOfFile: "/proc/\(outer)/cgroup", encoding: .utf8)) ?? ""
+        #expect(cgroups.contains(":cpuset:/chtest"), "\(cgroups)")
+        #expect(cgroups.contains(":freezer:/chtest"), "\(cgroups)")
+    }
+
+    @Test("two requests on one images directory do not interleave: the second waits, then is refused")
+    func directoryLock() throws {
+        let dir = User.alice.scratch("lock")
+        Shell.user(.alice, "mkdir -p \(dir)")
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/lock.out"))
+        defer { job.kill() }
+        let audit = AuditLog.mark()
+        let run = Shell.user(.alice, "flock \(dir) sleep 6 & sleep 0.5; \(E2E.helper) dump --pid \(job.pid) --images-dir \(dir); echo status=$?")
+        #expect(run.stdout.contains("status=77"), "\(run)")
+        #expect(run.stderr.contains("criu-helper: refused: another criu-helper request is using images directory '\(dir)' (waited 3 s)"))
+        #expect(!audit.records(containing: dir).isEmpty)
+    }
+
+    @Test("a dump while another request works on the same tree is refused")
+    func treeLock() throws {
+        let dir = User.alice.scratch("treelock")
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/tl.out"))
+        defer { job.kill() }
+        let start = Shell.root("awk '{print $22}' /proc/\(job.pid)/stat").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = Shell.user(.alice, "python3 -c \"import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('\\\\0criu-helper/tree/\(job.pid)/\(start)'); s.listen(1); time.sleep(5)\" & sleep 0.7; \(E2E.helper) dump --pid \(job.pid) --images-dir \(dir); echo status=$?")
+        #expect(run.stdout.contains("status=77"), "\(run)")
+        #expect(run.stderr.contains("is working on the tree of \(job.pid)"))
+    }
+
+    @Test("kernel audit unavailable: the request is refused (69) and nothing is done")
+    func auditUnavailable() throws {
+        let dir = User.alice.scratch("noaudit")
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/na.out"))
+        defer { job.kill() }
+        // A seccomp filter (installed by root) makes every sendto fail with
+        // EPERM: libaudit then returns 0 without an error.
+        let run = Shell.root("\(E2E.bin)/ch-launch --user \(User.alice.uid):\(User.alice.uid) --deny-sendto -- \(E2E.helper) dump --pid \(job.pid) --images-dir \(dir)")
+        #expect(run.status == 69, "\(run)")
+        #expect(run.message.hasPrefix("criu-helper: unavailable: "))
+        #expect(run.message.contains("audit"))
+        #expect(Shell.root("ls \(dir) 2>/dev/null | grep '^g0'").stdout.isEmpty)
+    }
+
+    @Test("values from the caller are encoded in audit records: no forged fields")
+    func auditEncoding() throws {
+        let evil = "\(User.alice.home)/e2e/x res=success acct=root"
+        Shell.root("rm -rf '\(evil)'")
+        let audit = AuditLog.mark()
+        let run = Shell.user(.alice, "\(E2E.helper) dump --pid 1 --images-dir '\(evil)'")
+        #expect(run.status == 77)
+        let records = audit.records(containing: evil)
+        #expect(records.count >= 1, "\(records)")
+        #expect(records.allSatisfy { !$0.contains("acct=root") && !$0.contains("res=success") && $0.contains("res=failed'") }, "\(records)")
+    }
+
+    @Test("a restore that leaves a stray task behind is refused, and nothing of it survives")
+    func strayTaskKilled() throws {
+        let dir = User.alice.scratch("stray")
+        let gen = try #require(ForgedImageTests.baseGeneration())
+        Shell.root("mkdir -p \(dir) && cp -a \(gen) \(dir)/g000001 && chown -R \(User.alice.name): \(dir) && chmod 700 \(dir)")
+        Probe.reset(.alice)
+        Probe.setMode("stray")
+        defer { Probe.setMode("ok") }
+        let run = Shell.user(.alice, "\(E2E.probeHelper) restore --images-dir \(dir)")
+        #expect(run.status == 77, "\(run)")
+        #expect(run.message.contains("was restored but is not in the images; everything restored was killed"))
+        let stray = (try? String(contentsOfFile: "/tmp/criu-probe.stray", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        #expect(!stray.isEmpty)
+        #expect(Shell.root("pgrep -u \(User.alice.uid) -f criu-probe").stdout.isEmpty, "nothing left")
+    }
+
+    @Test("a restore whose criu fails leaves no task behind")
+    func failedRestoreLeavesNothing() throws {
+        let dir = User.alice.scratch("failrestore")
+        let gen = try #require(ForgedImageTests.baseGeneration())
+        Shell.root("mkdir -p \(dir) && cp -a \(gen) \(dir)/g000001 && chown -R \(User.alice.name): \(dir) && chmod 700 \(dir)")
+        Probe.reset(.alice)
+        Probe.setMode("fail")
+        defer { Probe.setMode("ok") }
+        let run = Shell.user(.alice, "\(E2E.probeHelper) restore --images-dir \(dir)")
+        #expect(run.status == 1, "\(run)")
+        #expect(run.message.hasPrefix("criu-helper: criu restore failed (exit status 1); its log: "))
+        #expect(Shell.root("pgrep -u \(User.alice.uid) -f criu-probe").stdout.isEmpty)
+    }
+
+    @Test("images forged after the dump are caught by the post-dump check and deleted")
+    func postDumpCheck() throws {
+        let dir = User.alice.scratch("postdump")
+        let gen = try #require(ForgedImageTests.baseGeneration())
+        let forged = "/tmp/e2e-forged-dump"
+        Shell.root("rm -rf \(forged) && cp -a \(gen) \(forged) && chmod -R a+rX \(forged)")
+        let r = ImageForge(directory: forged).rootPID
+        ImageForge(directory: forged).editCredentials(r) { $0.setting(3, 0) }
+        Shell.root("chmod -R a+rX \(forged)")
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/pd.out"))
+        defer { job.kill() }
+        Probe.reset(.alice)
+        Probe.setMode("forge \(forged)")
+        defer { Probe.setMode("ok") }
+        let audit = AuditLog.mark()
+        let run = Shell.user(.alice, "\(E2E.probeHelper) dump --pid \(job.pid) --images-dir \(dir) --leave-running")
+        #expect(run.status == 77, "\(run)")
+        #expect(run.message.contains("the dumped images do not match the caller"), "\(run)")
+        #expect(run.message.contains("has euid 0"))
+        #expect(Shell.root("ls \(dir) | grep '^g0'").stdout.isEmpty, "images deleted")
+        #expect(audit.records(containing: dir).contains { $0.contains("res=failed") })
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// Defence 4: the caller must own every task and thread of the tree. Each
+/// refusal: exit 77, one line naming the task and the values compared, an
+/// audit record, and no images written.
+@Suite("process tree check", .serialized, .enabled(if: E2E.enabled))
+struct TreeCheckTests {
+    /// Runs alice's dump of `pid`, expects a refusal whose message contains `text`.
+    func expectRefusal(_ pid: Int32, _ text: String, helper: String = E2E.helper,
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+        let dir = User.alice.scratch("tree")
+        let audit = AuditLog.mark()
+        let run = Shell.user(.alice, "\(helper) dump --pid \(pid) --images-dir \(dir)")
+        #expect(run.status == 77, "\(run)", sourceLocation: sourceLocation)
+        #expect(run.message.hasPrefix("criu-helper: refused: "), sourceLocation: sourceLocation)
+        #expect(run.message.contains(text), "\(run.message)", sourceLocation: sourceLocation)
+        #expect(run.stderr.split(separator: "\n").count == 1, sourceLocation: sourceLocation)
+        let records = audit.records(containing: dir)
+        #expect(records.contains { $0.contains("op=dump") && $0.contains("decision=refused") && $0.contains("res=failed") },
+                "\(records)", sourceLocation: sourceLocation)
+        let generations = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasPrefix("g") } ?? []
+        #expect(generations.isEmpty, sourceLocation: sourceLocation)
+    }
+
+    @Test("a process of root's is refused")
+    func rootOwned() throws {
+        let job = try #require(Job.start(User("root"), "sleep 600", output: "/tmp/ch-root-job.out"))
+        defer { job.kill() }
+        expectRefusal(job.pid, "task \(job.pid) has uid 0, not the caller's \(User.alice.uid)")
+    }
+
+    @Test("another user's process is refused")
+    func otherUser() throws {
+        let job = try #require(Job.start(.bob, "sleep 600", output: "\(User.bob.home)/sleep.out"))
+        defer { job.kill() }
+        expectRefusal(job.pid, "task \(job.pid) has uid \(User.bob.uid), not the caller's \(User.alice.uid)")
+    }
+
+    @Test("a tree with a set-user-ID root child is refused")
+    func setuidChild() throws {
+        // Without no_new_privs (so that the set-user-ID bit works); the probe
+        // installation's policy is relaxed for this one test.
+        Shell.root("sed -i 's/^require-no-new-privs.*/require-no-new-privs = no/' /opt/criu-helper-probe/etc/criu-helper.conf")
+        defer { Shell.root("sed -i 's/^require-no-new-privs.*/require-no-new-privs = yes/' /opt/criu-helper-probe/etc/criu-helper.conf") }
+        let job = try #require(Job.start(.alice, "sh -c '\(E2E.bin)/ch-setuid-sleeper & exec sleep 600'", output: "\(User.alice.home)/suid.out", noNewPrivs: false))
+        defer { job.kill(); Shell.root("pkill -9 -f ch-setuid-sleeper") }
+        usleep(300_000)
+        expectRefusal(job.pid, "uid 0, not the caller's", helper: E2E.probeHelper)
+    }
+
+    @Test("a thread with other credentials is refused")
+    func threadWithOtherCredentials() throws {
+        let job = try #require(Job.start(User("root"), "\(E2E.bin)/ch-threads \(User.alice.uid)", output: "/tmp/ch-threads.out"))
+        defer { job.kill() }
+        usleep(300_000)
+        expectRefusal(job.pid, "(thread ")
+    }
+
+    @Test("a non-dumpable task is refused")
+    func nonDumpable() throws {
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-nodump", output: "\(User.alice.home)/nodump.out"))
+        defer { job.kill() }
+        usleep(200_000)
+        expectRefusal(job.pid, "task \(job.pid) is not dumpable")
+    }
+
+    @Test("a task holding capabilities is refused")
+    func withCapabilities() throws {
+        let job = try #require(Job.start(User("root"), "\(E2E.bin)/ch-launch --user \(User.alice.uid):\(User.alice.uid) --caps 40 --nnp -- sleep 600", output: "/tmp/ch-caps.out"))
+        defer { job.kill() }
+        usleep(300_000)
+        let pid = Int32(Shell.root("pgrep -u \(User.alice.uid) -x sleep -n").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? job.pid
+        expectRefusal(pid, "holds capabilities (Cap")
+    }
+
+    @Test("a task without no_new_privs is refused while policy requires it")
+    func withoutNoNewPrivs() throws {
+        let job = try #require(Job.start(.alice, "sleep 600", output: "\(User.alice.home)/nnp.out", noNewPrivs: false))
+        defer { job.kill() }
+        expectRefusal(job.pid, "does not have no_new_privs set")
+    }
+
+    @Test("a task in another user namespace is refused")
+    func otherUserNamespace() throws {
+        let job = try #require(Job.start(.alice, "unshare --user --map-root-user sleep 600", output: "\(User.alice.home)/userns.out"))
+        defer { job.kill() }
+        usleep(300_000)
+        let pid = Int32(Shell.root("pgrep -u \(User.alice.uid) -x sleep -n").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? job.pid
+        expectRefusal(pid, "capabilities")
+    }
+
+    @Test("a task in a PID namespace criu-helper did not create is refused")
+    func foreignPIDNamespace() throws {
+        let job = try #require(Job.start(User("root"), "unshare --pid --fork --mount-proc setpriv --reuid=\(User.alice.name) --regid=\(User.alice.name) --init-groups --no-new-privs sh -c 'sleep 600 & wait'", output: "/tmp/ch-pidns.out"))
+        defer { job.kill(); Shell.root("pkill -9 -u \(User.alice.uid) -x sleep") }
+        usleep(500_000)
+        let pid = Int32(Shell.root("pgrep -u \(User.alice.uid) -x sleep -n").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        expectRefusal(pid, "PID namespace")
+    }
+
+    @Test("pid 1, a kernel thread, and the helper's own ancestors are refused")
+    func specialProcesses() {
+        expectRefusal(1, "pid 1 cannot be checkpointed")
+        expectRefusal(2, "2 is a kernel thread")
+        let dir = User.alice.scratch("self")
+        let run = Shell.user(.alice, "\(E2E.helper) dump --pid $$ --images-dir \(dir)")
+        #expect(run.status == 77)
+        #expect(run.message.contains("the tree contains criu-helper itself or one of its ancestors"), "\(run)")
+    }
+
+    @Test("a process that does not exist is refused")
+    func noSuchProcess() {
+        expectRefusal(32000, "no process 32000")
+    }
+}

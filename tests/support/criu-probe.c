@@ -1,0 +1,90 @@
+// criu-probe: stands in for criu in tests. Records exactly what criu-helper
+// hands it — argv, environment, capabilities, no_new_privs, open
+// descriptors, signal state, the helper's dumpability and core limit — to
+// /tmp/criu-probe.UID.txt, then acts the part asked for by a file the test
+// (root) puts at /etc/criu-probe.mode:
+//   "ok"        exit 0 (and for dump: write nothing)
+//   "forge DIR" dump: copy every file of DIR into the images directory (fd 3)
+//   "stray"     restore: leave a stopped child behind, not in the images
+//   "fail"      exit 1
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+extern char **environ;
+/// Lines of /proc/self/status that start with `prefix`.
+static void copy_status(FILE *out, const char *prefix) {
+    FILE *in = fopen("/proc/self/status", "r");
+    char line[512];
+    while (in && fgets(line, sizeof line, in))
+        if (!strncmp(line, prefix, strlen(prefix))) fputs(line, out);
+    if (in) fclose(in);
+}
+int main(int argc, char **argv) {
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/criu-probe.%d.txt", (int)getuid());
+    FILE *out = fopen(path, "w");
+    if (!out) return 70;
+    for (int i = 0; i < argc; i++) fprintf(out, "argv[%d]=%s\n", i, argv[i]);
+    for (char **e = environ; *e; e++) fprintf(out, "env=%s\n", *e);
+    copy_status(out, "Cap");
+    copy_status(out, "NoNewPrivs");
+    copy_status(out, "SigBlk");
+    copy_status(out, "SigIgn");
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char link[300], target[512] = "";
+        snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) target[n] = 0;
+        if (atoi(de->d_name) != dirfd(d)) fprintf(out, "fd=%s %s\n", de->d_name, target);
+    }
+    if (d) closedir(d);
+    char parent[64];
+    struct stat st;
+    snprintf(parent, sizeof parent, "/proc/%d/fd", (int)getppid());
+    if (stat(parent, &st) == 0) fprintf(out, "parent-fd-owner=%d\n", (int)st.st_uid);
+    snprintf(parent, sizeof parent, "/proc/%d/limits", (int)getppid());
+    FILE *lim = fopen(parent, "r");
+    char line[512];
+    while (lim && fgets(line, sizeof line, lim)) if (strstr(line, "core file")) fprintf(out, "parent-limit=%s", line);
+    if (lim) fclose(lim);
+    fclose(out);
+
+    char mode[512] = "ok";
+    FILE *m = fopen("/etc/criu-probe.mode", "r");
+    if (m) { if (!fgets(mode, sizeof mode, m)) strcpy(mode, "ok"); fclose(m); }
+    mode[strcspn(mode, "\n")] = 0;
+    int is_dump = argc > 1 && !strcmp(argv[1], "dump");
+    int is_restore = argc > 1 && !strcmp(argv[1], "restore");
+    if (!strcmp(mode, "fail")) return 1;
+    if (is_dump && !strncmp(mode, "forge ", 6)) {
+        DIR *src = opendir(mode + 6);
+        while (src && (de = readdir(src))) {
+            if (de->d_name[0] == '.') continue;
+            char from[1024];
+            snprintf(from, sizeof from, "%s/%s", mode + 6, de->d_name);
+            int in = open(from, O_RDONLY), outfd = openat(3, de->d_name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            char buf[65536];
+            ssize_t n;
+            while (in >= 0 && outfd >= 0 && (n = read(in, buf, sizeof buf)) > 0) if (write(outfd, buf, n) != n) break;
+            if (in >= 0) close(in);
+            if (outfd >= 0) close(outfd);
+        }
+        if (src) closedir(src);
+    }
+    if (is_restore && !strcmp(mode, "stray")) {
+        pid_t p = fork();
+        if (p == 0) { setsid(); raise(SIGSTOP); for (;;) pause(); }
+        FILE *pf = fopen("/tmp/criu-probe.stray", "w");
+        if (pf) { fprintf(pf, "%d\n", (int)p); fclose(pf); }
+    }
+    return 0;
+}
