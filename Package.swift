@@ -43,15 +43,16 @@ let package = Package(
         .executableTarget(name: "criu-helper", dependencies: ["HelperCore", "LinuxSystem", "CapabilityGuard", "CStartup"],
                          swiftSettings: strict),
 
+        // Writes protobuf and CRIU image framing: forged images for the tests.
+        .target(name: "ImageForging", dependencies: ["CriuImages"], path: "Tests/ImageForging"),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["LinuxSystem", "ProcessTree", "CriuImages", "HelperCore"],
-            resources: [.copy("Fixtures")],
+            dependencies: ["LinuxSystem", "ProcessTree", "CriuImages", "HelperCore", "AuditLog", "ImageForging"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CriuImages"],
+            dependencies: ["CriuImages", "ImageForging"],
             swiftSettings: strict
         ),
     ]

@@ -29,6 +29,13 @@ public struct DumpRequest: Equatable, Sendable {
     public var imagesDirectory: String
     public var leaveRunning: Bool
     public var keep: Int?
+
+    public init(pid: Int32?, imagesDirectory: String, leaveRunning: Bool, keep: Int?) {
+        self.pid = pid
+        self.imagesDirectory = imagesDirectory
+        self.leaveRunning = leaveRunning
+        self.keep = keep
+    }
 }
 
 public struct RestoreRequest: Equatable, Sendable {
@@ -42,4 +49,11 @@ public struct RunRequest: Equatable, Sendable {
     public var checkpointEvery: Int?
     public var keep: Int?
     public var command: [String]
+
+    public init(imagesDirectory: String?, checkpointEvery: Int?, keep: Int?, command: [String]) {
+        self.imagesDirectory = imagesDirectory
+        self.checkpointEvery = checkpointEvery
+        self.keep = keep
+        self.command = command
+    }
 }

@@ -1,5 +1,6 @@
 import CriuImages
 import Foundation
+import ImageForging
 import Testing
 
 /// Defence 7: restore never trusts the images. A real checkpoint of one of

@@ -117,7 +117,7 @@ struct Job {
         let switchUser = user.uid == 0 ? "" : "setpriv --reuid=\(user.name) --regid=\(user.name) --init-groups \(nnp)"
         Shell.root("""
             chmod 755 \(script); cd '\(user.home)'; rm -f '\(output)'; touch '\(output)'; chown \(user.name): '\(output)'; setsid \(E2E.bin)/ch-reaper --pidfile \(pidfile) \(switchUser) \
-            /bin/sh \(script) > '\(output)' 2>&1 < /dev/null &
+            /bin/sh \(script) >> '\(output)' 2>&1 < /dev/null &
             """)
         for _ in 0..<100 {
             if let text = try? String(contentsOfFile: pidfile, encoding: .utf8),

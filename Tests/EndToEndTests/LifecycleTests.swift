@@ -1,4 +1,5 @@
 import Foundation
+import ImageForging
 import Testing
 
 /// Real checkpoints and restores with real criu, as alice: what the kernel
@@ -119,7 +120,7 @@ struct LifecycleTests {
     func noSpace() throws {
         let dir = User.alice.scratch("full")
         Shell.root("mkdir -p \(dir) && mount -t tmpfs -o size=180k,mode=0700,uid=\(User.alice.uid),gid=\(User.alice.uid) tmpfs \(dir)")
-        defer { Shell.root("umount -l \(dir)") }
+        defer { Shell.root("cp \(dir)/g000001/restore.log /tmp/e2e-full-restore.log; umount -l \(dir)") }
         let out = "\(User.alice.home)/e2e/full.out"
         let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: out))
         defer { job.kill() }

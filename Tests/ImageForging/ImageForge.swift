@@ -2,8 +2,8 @@ import CriuImages
 import Foundation
 
 /// Encodes protobuf fields and CRIU image framing, to forge images in tests.
-enum Wire {
-    static func varint(_ value: UInt64) -> [UInt8] {
+public enum Wire {
+    public static func varint(_ value: UInt64) -> [UInt8] {
         var v = value, out: [UInt8] = []
         repeat {
             var byte = UInt8(v & 0x7F)
@@ -14,7 +14,7 @@ enum Wire {
         return out
     }
 
-    static func encode(_ fields: [ProtobufMessage.Field]) -> [UInt8] {
+    public static func encode(_ fields: [ProtobufMessage.Field]) -> [UInt8] {
         var out: [UInt8] = []
         for f in fields {
             switch f.value {
@@ -31,10 +31,10 @@ enum Wire {
         return out
     }
 
-    static func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * UInt32($0))) & 0xFF) } }
+    public static func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * UInt32($0))) & 0xFF) } }
 
     /// An image: common magic, kind magic, entries.
-    static func image(magic: UInt32, entries: [[UInt8]], common: Bool = true) -> [UInt8] {
+    public static func image(magic: UInt32, entries: [[UInt8]], common: Bool = true) -> [UInt8] {
         var out = (common ? le32(ImageFile.commonMagic) : []) + le32(magic)
         for e in entries { out += le32(UInt32(e.count)) + e }
         return out
@@ -43,31 +43,32 @@ enum Wire {
 
 extension ProtobufMessage {
     /// A copy with the sub-message at `number` replaced by `transform` of it.
-    func editing(_ number: UInt32, _ transform: (ProtobufMessage) -> ProtobufMessage) -> ProtobufMessage {
+    public func editing(_ number: UInt32, _ transform: (ProtobufMessage) -> ProtobufMessage) -> ProtobufMessage {
         ProtobufMessage(fields: fields.map { f in
             guard f.number == number, case .bytes(let b) = f.value, let inner = try? ProtobufMessage(decoding: b) else { return f }
             return Field(number: f.number, value: .bytes(ArraySlice(Wire.encode(transform(inner).fields))))
         })
     }
-    func removing(_ number: UInt32) -> ProtobufMessage { ProtobufMessage(fields: fields.filter { $0.number != number }) }
-    func setting(_ number: UInt32, _ value: UInt64) -> ProtobufMessage {
+    public func removing(_ number: UInt32) -> ProtobufMessage { ProtobufMessage(fields: fields.filter { $0.number != number }) }
+    public func setting(_ number: UInt32, _ value: UInt64) -> ProtobufMessage {
         removing(number).adding(number, .varint(value))
     }
-    func adding(_ number: UInt32, _ value: Value) -> ProtobufMessage {
+    public func adding(_ number: UInt32, _ value: Value) -> ProtobufMessage {
         ProtobufMessage(fields: fields + [Field(number: number, value: value)])
     }
-    var bytes: [UInt8] { Wire.encode(fields) }
+    public var bytes: [UInt8] { Wire.encode(fields) }
 }
 
 /// Rewrites images of a generation directory (as root), keeping framing.
-struct ImageForge {
-    let directory: String
+public struct ImageForge {
+    public let directory: String
+    public init(directory: String) { self.directory = directory }
 
-    func read(_ name: String) -> [UInt8] { Array((try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)"))) ?? Data()) }
-    func write(_ name: String, _ bytes: [UInt8]) { try? Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/\(name)")) }
+    public func read(_ name: String) -> [UInt8] { Array((try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)"))) ?? Data()) }
+    public func write(_ name: String, _ bytes: [UInt8]) { try? Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/\(name)")) }
 
     /// Entries of a framed image (with the common magic) and its magic.
-    func entries(_ name: String, common: Bool = true) -> (magic: UInt32, entries: [ProtobufMessage]) {
+    public func entries(_ name: String, common: Bool = true) -> (magic: UInt32, entries: [ProtobufMessage]) {
         let bytes = read(name)
         guard bytes.count >= 8 else { return (0, []) }
         let magic = ImageFile.u32(bytes[...], at: common ? 4 : 0)
@@ -82,18 +83,18 @@ struct ImageForge {
         return (magic, result)
     }
 
-    func rewrite(_ name: String, common: Bool = true, _ transform: ([ProtobufMessage]) -> [ProtobufMessage]) {
+    public func rewrite(_ name: String, common: Bool = true, _ transform: ([ProtobufMessage]) -> [ProtobufMessage]) {
         let (magic, old) = entries(name, common: common)
         write(name, Wire.image(magic: magic, entries: transform(old).map(\.bytes), common: common))
     }
 
     /// The credentials of thread `tid`'s core (core → thread_core(5) → creds(10)).
-    func editCredentials(_ tid: Int32, _ transform: @escaping (ProtobufMessage) -> ProtobufMessage) {
+    public func editCredentials(_ tid: Int32, _ transform: @escaping (ProtobufMessage) -> ProtobufMessage) {
         rewrite("core-\(tid).img") { $0.map { $0.editing(5) { $0.editing(10, transform) } } }
     }
 
     /// The root pid recorded in pstree.img.
-    var rootPID: Int32 {
+    public var rootPID: Int32 {
         guard let first = entries("pstree.img").entries.first, let pid = try? first.requiredUInt32(1, "pid") else { return 0 }
         return Int32(pid)
     }

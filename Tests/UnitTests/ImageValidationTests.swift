@@ -1,0 +1,138 @@
+import CriuImages
+import ImageForging
+import Testing
+
+/// The image checks on hand-built images (the end-to-end suite forges real ones).
+@Suite("image validation")
+struct ImageValidationTests {
+    static let caller = CallerCredentials(uid: 1001, groups: [1001, 100], requireNoNewPrivileges: true)
+
+    /// creds_entry of the caller, no capabilities, no_new_privs.
+    static func creds(_ tweak: (inout [ProtobufMessage.Field]) -> Void = { _ in }) -> [UInt8] {
+        var f: [ProtobufMessage.Field] = (1...8).map { .init(number: UInt32($0), value: .varint(1001)) }
+        f += [.init(number: 9, value: .varint(0)), .init(number: 10, value: .varint(0)), .init(number: 11, value: .varint(0)),
+              .init(number: 12, value: .varint(0xFFFF_FFFF)), .init(number: 13, value: .varint(0)),
+              .init(number: 14, value: .varint(100)), .init(number: 18, value: .varint(1))]
+        tweak(&f)
+        return Wire.encode(f)
+    }
+
+    /// core-TID.img with `credsBytes` (or none).
+    static func core(creds credsBytes: [UInt8]?, leader: Bool = true, extraThreadCore: [ProtobufMessage.Field] = []) -> [UInt8] {
+        var thread: [ProtobufMessage.Field] = [.init(number: 1, value: .varint(0)), .init(number: 2, value: .varint(0))]
+        if let credsBytes { thread.append(.init(number: 10, value: .bytes(ArraySlice(credsBytes)))) }
+        thread += extraThreadCore
+        var core: [ProtobufMessage.Field] = [.init(number: 1, value: .varint(1)), .init(number: 2, value: .bytes([]))]
+        if leader { core.append(.init(number: 3, value: .bytes(ArraySlice(Wire.encode([.init(number: 1, value: .varint(1))]))))) }
+        core.append(.init(number: 5, value: .bytes(ArraySlice(Wire.encode(thread)))))
+        return Wire.image(magic: 0x5505_3847, entries: [Wire.encode(core)])
+    }
+
+    func check(_ bytes: [UInt8]) throws(ImageError) {
+        let image = try CoreImage(bytes, isLeader: true, who: "task 42")
+        try image.credentials.check(against: Self.caller, who: "task 42")
+    }
+
+    @Test("the caller's own credentials pass")
+    func cleanCredentials() throws { try check(Self.core(creds: Self.creds())) }
+
+    @Test("each forged credential is refused", arguments: [
+        (UInt32(11), UInt64(0x20_0000), "cap_eff"), (10, 0x40_0000, "cap_prm"), (9, 1, "cap_inh"), (19, 0x8_0000, "cap_amb"),
+        (3, 0, "euid 0"), (1, 0, "uid 0"), (7, 0, "fsuid 0"), (4, 0, "egid 0"), (14, 27, "supplementary group 27"), (13, 1, "securebits"),
+    ])
+    func forgedCredentials(_ field: UInt32, _ value: UInt64, _ text: String) {
+        let bytes = Self.core(creds: Self.creds { f in
+            if ![9, 10, 11, 14, 19].contains(field) { f.removeAll { $0.number == field } }
+            f.append(.init(number: field, value: .varint(value)))
+        })
+        #expect(throws: ImageError.self) { try check(bytes) }
+        do { try check(bytes) } catch { #expect("\(error)".contains(text), "\(error)") }
+    }
+
+    @Test("capabilities hidden in a packed run are found")
+    func packedCapabilities() {
+        let run = Wire.varint(0) + Wire.varint(0x100)
+        let bytes = Self.core(creds: Self.creds { $0.append(.init(number: 10, value: .bytes(ArraySlice(run)))) })
+        do { try check(bytes); Issue.record("accepted") } catch { #expect("\(error)".contains("cap_prm (word 2")) }
+    }
+
+    @Test("a second creds message is refused, not merged")
+    func duplicateCreds() {
+        let evil = Self.creds { $0.append(.init(number: 11, value: .varint(0x20_0000))) }
+        let bytes = Self.core(creds: Self.creds(), extraThreadCore: [.init(number: 10, value: .bytes(ArraySlice(evil)))])
+        do { try check(bytes); Issue.record("accepted") } catch { #expect("\(error)".contains("creds occurs 2 times")) }
+    }
+
+    @Test("a core without creds is refused (no fall-back to creds-TID.img)")
+    func missingCreds() {
+        do { try check(Self.core(creds: nil)); Issue.record("accepted") } catch { #expect("\(error)".contains("no credentials in its core")) }
+    }
+
+    @Test("no_new_privs must be recorded when policy requires it")
+    func noNewPrivs() {
+        let bytes = Self.core(creds: Self.creds { f in f.removeAll { $0.number == 18 } })
+        do { try check(bytes); Issue.record("accepted") } catch { #expect("\(error)".contains("no_new_privs")) }
+    }
+
+    @Test("unknown fields in creds are refused")
+    func unknownCredsField() {
+        let bytes = Self.core(creds: Self.creds { $0.append(.init(number: 40, value: .varint(1))) })
+        do { try check(bytes); Issue.record("accepted") } catch { #expect("\(error)".contains("unknown field 40")) }
+    }
+
+    @Test("framing: bad magics, trailing bytes, truncated and huge entries")
+    func framing() {
+        let good = Self.core(creds: Self.creds())
+        var badHead = good; badHead[0] ^= 1
+        var badMagic = good; badMagic[4] ^= 1
+        let cases: [([UInt8], String)] = [
+            (badHead, "bad head magic"), (badMagic, "bad magic"), (good + [1, 2], "trailing bytes"),
+            (Array(good.dropLast(3)), "truncated entry"), (Array(good.prefix(8)) + Wire.le32(100 << 20), "entry of"),
+        ]
+        for (bytes, text) in cases {
+            do { try check(bytes); Issue.record("accepted: \(text)") } catch { #expect("\(error)".contains(text), "\(error)") }
+        }
+    }
+
+    @Test("image names: allowed, refused with a reason, or not images", arguments: [
+        ("core-42.img", true), ("pages-1.img", true), ("fdinfo-2.img", true), ("ghost-file-1a.img", true), ("seccomp.img", true),
+        ("creds-42.img", false), ("mountpoints-12.img", false), ("netns-1.img", false), ("userns-1.img", false),
+        ("core-042.img", false), ("core-4x.img", false), ("cgroup.img", false), ("whatever.img", false),
+    ])
+    func imageNames(_ name: String, _ allowed: Bool) {
+        switch ImageKind.classify(name) {
+        case .image: #expect(allowed)
+        case .refused: #expect(!allowed)
+        case .other: Issue.record("\(name) not recognised as an image name")
+        }
+        #expect(ImageKind.classify("dump.log") == .other)
+        #expect(ImageKind.classify("stats-dump") == .other)
+    }
+
+    @Test("file paths criu would open with capabilities", arguments: [
+        ("/home/alice/out.txt", true), ("/", true), ("/dev/null", true), ("/dev/shm/mpi-1", true),
+        ("/proc/1/root/etc/shadow", false), ("/proc", false), ("/dev/sda", false), ("/dev/shm/", false),
+        ("relative/path", false), ("/home/../etc/shadow", false), ("/home/./x", false),
+    ])
+    func paths(_ path: String, _ allowed: Bool) {
+        #expect(((try? PathPolicy.check(path, what: "file")) != nil) == allowed)
+    }
+
+    @Test("pstree: unique pids and threads, parents inside, bounded")
+    func pstree() {
+        func entry(_ pid: UInt64, _ ppid: UInt64, threads: [UInt64]? = nil) -> [UInt8] {
+            Wire.encode([.init(number: 1, value: .varint(pid)), .init(number: 2, value: .varint(ppid)), .init(number: 3, value: .varint(pid)),
+                         .init(number: 4, value: .varint(pid))] + (threads ?? [pid]).map { .init(number: 5, value: .varint($0)) })
+        }
+        func read(_ entries: [[UInt8]], max: Int = 10) throws(ImageError) -> [ProcessEntry] {
+            try ProcessEntry.readTree(Wire.image(magic: 0x5027_3030, entries: entries), maximumTasks: max, maximumThreads: 100, pidMax: 32768)
+        }
+        #expect((try? read([entry(10, 1), entry(11, 10)]))?.count == 2)
+        #expect(throws: ImageError.self) { try read([entry(10, 1), entry(10, 1)]) }
+        #expect(throws: ImageError.self) { try read([entry(10, 1), entry(11, 99)]) }
+        #expect(throws: ImageError.self) { try read([entry(10, 1, threads: [11])]) }
+        #expect(throws: ImageError.self) { try read([entry(10, 1), entry(11, 10, threads: [11, 10])]) }
+        #expect(throws: ImageError.self) { try read([entry(40000, 1)]) }
+        #expect(throws: ImageError.self) { try read((0..<11).map { entry(UInt64(100 + $0), $0 == 0 ? 1 : 100) }) }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import LinuxSystem
+import ProcessTree
+import Testing
+
+/// /proc parsing, and the tree check on a fixture /proc (the seam: a
+/// directory instead of /proc, pins that never die).
+@Suite("/proc")
+struct ProcTests {
+    /// The fixture's tasks belong to whoever runs the tests: the fd
+    /// directories the dumpability check looks at are theirs.
+    static let me = UInt32(getuid())
+    static let myGroup = UInt32(getgid())
+
+    static func status(uid: UInt32 = me, gid: UInt32 = myGroup, groups: String = "\(myGroup)", capPrm: String = "0000000000000000",
+                       nnp: Int = 1, pid: Int32 = 100, tgid: Int32? = nil, ppid: Int32 = 1) -> String {
+        """
+        Name:\tjob
+        State:\tS (sleeping)
+        Tgid:\t\(tgid ?? pid)
+        Pid:\t\(pid)
+        PPid:\t\(ppid)
+        Uid:\t\(uid)\t\(uid)\t\(uid)\t\(uid)
+        Gid:\t\(gid)\t\(gid)\t\(gid)\t\(gid)
+        Groups:\t\(groups)
+        NSpid:\t\(pid)
+        CapInh:\t0000000000000000
+        CapPrm:\t\(capPrm)
+        CapEff:\t0000000000000000
+        CapBnd:\t000001fffeffffff
+        CapAmb:\t0000000000000000
+        NoNewPrivs:\t\(nnp)
+        Kthread:\t0
+
+        """
+    }
+
+    @Test("status: every field the check needs, strictly")
+    func parseStatus() throws {
+        let s = try TaskStatus.parse(Self.status(uid: 1001, groups: "27 1001"))
+        #expect(s.uids == [1001, 1001, 1001, 1001] && s.groups == [27, 1001] && s.noNewPrivs && s.kernelThread == false)
+        #expect(throws: ProcParseError.self) { try TaskStatus.parse(Self.status().replacingOccurrences(of: "Uid:", with: "Uix:")) }
+        #expect(throws: ProcParseError.self) { try TaskStatus.parse(Self.status(capPrm: "zz")) }
+        #expect(throws: ProcParseError.self) { try TaskStatus.parse(Self.status() + "Uid:\t0\t0\t0\t0\n") }
+    }
+
+    @Test("stat: a command name with spaces and parentheses")
+    func parseStat() throws {
+        let fields = (0..<30).map { String($0) }.joined(separator: " ")
+        let s = try TaskStat.parse("123 (a) b (c) S 1 123 123 0 -1 4194560 \(fields)")
+        #expect(s.pid == 123 && s.ppid == 1 && s.session == 123 && s.terminal == 0 && !s.isKernelThread)
+    }
+
+    final class Pin: ProcessPin {
+        var isAlive: Bool { true }
+        func send(_ signal: Int32) throws(SystemError) {}
+    }
+
+    /// A fixture /proc with process 100 (child 101 with thread 102), all
+    /// alice's unless `tweak` changes something.
+    func fixture(_ tweak: (String) -> Void = { _ in }) throws -> (ProcFilesystem, TreePolicy) {
+        let root = NSTemporaryDirectory() + "proc-\(UUID().uuidString)"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: "\(root)/ns", withIntermediateDirectories: true)
+        _ = fm.createFile(atPath: "\(root)/ns/user", contents: Data())
+        _ = fm.createFile(atPath: "\(root)/ns/pid", contents: Data())
+        let stat = (0..<30).map { _ in "0" }.joined(separator: " ")
+        for (pid, ppid, threads, children) in [(Int32(100), Int32(1), [Int32(100)], "101"), (101, 100, [101, 102], "")] {
+            for tid in threads {
+                let dir = "\(root)/\(pid)/task/\(tid)"
+                try fm.createDirectory(atPath: "\(dir)/ns", withIntermediateDirectories: true)
+                try Self.status(pid: tid, tgid: pid, ppid: ppid).write(toFile: "\(dir)/status", atomically: true, encoding: .utf8)
+                try (tid == pid ? children : "").write(toFile: "\(dir)/children", atomically: true, encoding: .utf8)
+                try fm.createDirectory(atPath: "\(dir)/fd", withIntermediateDirectories: true)
+                try fm.linkItem(atPath: "\(root)/ns/user", toPath: "\(dir)/ns/user")
+                try fm.linkItem(atPath: "\(root)/ns/pid", toPath: "\(dir)/ns/pid")
+            }
+            let dir = "\(root)/\(pid)"
+            try Self.status(pid: pid, ppid: ppid).write(toFile: "\(dir)/status", atomically: true, encoding: .utf8)
+            try "\(pid) (job) S \(ppid) \(pid) \(pid) 0 -1 0 \(stat)".write(toFile: "\(dir)/stat", atomically: true, encoding: .utf8)
+            try fm.createDirectory(atPath: "\(dir)/fd", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: "\(dir)/ns", withIntermediateDirectories: true)
+            try fm.linkItem(atPath: "\(root)/ns/user", toPath: "\(dir)/ns/user")
+            try fm.linkItem(atPath: "\(root)/ns/pid", toPath: "\(dir)/ns/pid")
+        }
+        tweak(root)
+        let fd = try FileDescriptor.open(root, [.directory])
+        let proc = ProcFilesystem(root: fd) { (_: Int32) throws(SystemError) -> any ProcessPin in Pin() }
+        let user = try proc.namespace("user", of: "100")
+        let pidns = try proc.namespace("pid", of: "100")
+        let policy = TreePolicy(callerUID: Self.me, callerGroups: [Self.myGroup], excludedPIDs: [], userNamespace: user,
+                                pidNamespace: pidns, requireNoNewPrivileges: true)
+        return (proc, policy)
+    }
+
+    func inspect(_ tweak: @escaping (String) -> Void = { _ in }) throws -> Result<ProcessTree, TreeRefusal> {
+        let (proc, policy) = try fixture(tweak)
+        do { return .success(try ProcessTree.inspect(rootPID: 100, in: proc, policy: policy)) } catch { return .failure(error) }
+    }
+
+    @Test("a tree of the caller's passes, threads and children included")
+    func cleanTree() throws {
+        let tree = try inspect().get()
+        #expect(tree.tasks.map(\.pid) == [100, 101] && tree.threadCount == 3)
+    }
+
+    @Test("a thread with other credentials is refused")
+    func foreignThread() throws {
+        let result = try inspect { root in
+            try? ProcTests.status(uid: 4242, pid: 102, tgid: 101, ppid: 100).write(toFile: "\(root)/101/task/102/status", atomically: true, encoding: .utf8)
+        }
+        guard case .failure(let refusal) = result else { Issue.record("accepted"); return }
+        #expect(refusal == .foreignID(pid: 101, tid: 102, field: "uid", value: 4242, expected: "\(Self.me)"))
+    }
+
+    @Test("capabilities, foreign groups and missing no_new_privs are refused")
+    func otherRefusals() throws {
+        let cases: [(String, TreeRefusal)] = [
+            (ProcTests.status(capPrm: "0000000000200000", pid: 101, ppid: 100), .capabilities(pid: 101, tid: 101, set: "CapPrm", mask: 0x200000)),
+            (ProcTests.status(groups: "\(Self.myGroup) 27", pid: 101, ppid: 100), .foreignGroup(pid: 101, tid: 101, group: 27, allowed: "\(Self.myGroup)")),
+            (ProcTests.status(nnp: 0, pid: 101, ppid: 100), .noNewPrivileges(pid: 101, tid: 101)),
+        ]
+        for (text, expected) in cases {
+            let result = try inspect { root in try? text.write(toFile: "\(root)/101/status", atomically: true, encoding: .utf8) }
+            guard case .failure(let refusal) = result else { Issue.record("accepted"); continue }
+            #expect(refusal == expected)
+        }
+    }
+
+    @Test("pid 1 and a thread id given as the root are refused")
+    func rootChecks() throws {
+        let (proc, policy) = try fixture()
+        #expect(throws: TreeRefusal.initProcess) { try ProcessTree.inspect(rootPID: 1, in: proc, policy: policy) }
+        var excluded = policy
+        excluded.excludedPIDs = [101]
+        #expect(throws: TreeRefusal.containsHelper(101)) { try ProcessTree.inspect(rootPID: 100, in: proc, policy: excluded) }
+    }
+}

@@ -1,0 +1,79 @@
+import HelperCore
+import Testing
+
+@Suite("command line parsing")
+struct RequestParserTests {
+    let parser = RequestParser(pidMax: 32768)
+
+    func parse(_ words: String...) throws(HelperFailure) -> Request { try parser.parse(["criu-helper"] + words) }
+
+    @Test("dump with every option, in both spellings")
+    func dump() throws {
+        #expect(try parse("dump", "--pid", "42", "--images-dir", "/d", "--leave-running", "--keep", "3")
+                == .dump(DumpRequest(pid: 42, imagesDirectory: "/d", leaveRunning: true, keep: 3)))
+        #expect(try parse("dump", "--pid=42", "--images-dir=/d")
+                == .dump(DumpRequest(pid: 42, imagesDirectory: "/d", leaveRunning: false, keep: nil)))
+        #expect(try parse("dump", "--images-dir", "/d") == .dump(DumpRequest(pid: nil, imagesDirectory: "/d", leaveRunning: false, keep: nil)))
+    }
+
+    @Test("PIDs: decimal only", arguments: ["12a", "+1", " 1", "1 ", "0x1", "-1", "0", "01", "32769", "99999999999", "", "١"])
+    func badPIDs(_ text: String) {
+        #expect(throws: HelperFailure.self) { try parse("dump", "--pid", text, "--images-dir", "/d") }
+    }
+
+    @Test("anything else is a usage error", arguments: [
+        ["dump", "--images-dir", "/d", "--leave"], ["dump", "--images-dir", "/d", "--leave-running=yes"],
+        ["dump", "--images-dir", "/d", "--images-dir", "/e"], ["dump", "--pid", "1", "--images-dir", "/d", "--config=/x"],
+        ["dump", "-D", "/d"], ["dump", "--images-dir"], ["restore"], ["restore", "--images-dir", "/d", "--generation", "../x"],
+        ["run", "--images-dir", "/d", "sleep"], ["run", "--"], ["run", "--checkpoint-every", "5", "--", "sleep"],
+        ["check", "x"], ["pre-dump"], [], ["dump", "--images-dir", "/d\nx"],
+    ])
+    func usageErrors(_ words: [String]) {
+        #expect(throws: HelperFailure.self) { try parser.parse(["criu-helper"] + words) }
+    }
+
+    @Test("run keeps its command untouched after --")
+    func run() throws {
+        #expect(try parse("run", "--images-dir", "/d", "--", "sh", "-c", "--pid 1")
+                == .run(RunRequest(imagesDirectory: "/d", checkpointEvery: nil, keep: nil, command: ["sh", "-c", "--pid 1"])))
+    }
+
+    @Test("caller text in messages is quoted and made visible")
+    func shown() {
+        #expect(RequestParser.shown("a'b\nc") == "'a\\x27b\\xac'")
+    }
+}
+
+@Suite("configuration")
+struct ConfigurationTests {
+    @Test("a complete file")
+    func parses() throws {
+        let c = try Configuration.parse("""
+            # comment
+            criu = /opt/criu4/usr/sbin/criu
+            audit = best-effort   # trailing comment
+            require-no-new-privs = no
+            keep = 5
+            lock-timeout = 10
+            """, path: "/etc/x")
+        #expect(c.criu == "/opt/criu4/usr/sbin/criu" && c.audit == .bestEffort && !c.requireNoNewPrivileges && c.keep == 5 && c.lockTimeout == 10)
+    }
+
+    @Test("errors name the line", arguments: ["criu = relative", "audit = maybe", "keep = 0", "unknown = 1", "criu = /a\ncriu = /b", "novalue"])
+    func errors(_ text: String) {
+        #expect(throws: HelperFailure.self) { try Configuration.parse(text, path: "/etc/x") }
+    }
+
+    @Test("the file sits next to the binary's prefix")
+    func location() {
+        #expect(Configuration.path(forExecutable: "/usr/local/bin/criu-helper") == "/usr/local/etc/criu-helper.conf")
+        #expect(Configuration.path(forExecutable: "/opt/x/bin/criu-helper") == "/opt/x/etc/criu-helper.conf")
+    }
+
+    @Test("generation names")
+    func generations() {
+        #expect(Generation(number: 7).name == "g000007")
+        #expect(Generation.parse("g000007.partial")?.1 == .partial)
+        #expect(Generation.parse("g00007") == nil && Generation.parse("x000007") == nil && Generation.parse("g0000a7") == nil)
+    }
+}
