@@ -47,7 +47,9 @@ public struct ProcessCapabilities: Equatable, Sendable {
 
     /// The highest capability number this kernel knows, read from
     /// /proc/sys/kernel/cap_last_cap rather than trusted from headers.
-    public static var lastCapability: Int32 {
+    public static let lastCapability: Int32 = readLastCapability()
+
+    static func readLastCapability() -> Int32 {
         if let fd = try? FileDescriptor.open("/proc/sys/kernel/cap_last_cap", .readOnly),
            let bytes = try? fd.readAll(limit: 64),
            let n = Int32(String(decoding: bytes, as: UTF8.self).trimmingWhitespace()), n > 0, n < 64 {
