@@ -18,17 +18,27 @@ start=$(date +%s)
 scripts/setup.sh
 tests/fixtures.sh
 
-echo "== unit tests"
-swift test --filter UnitTests 2>&1 | tail -n 5
-echo "== end-to-end tests"
-CRIU_HELPER_E2E=1 swift test --no-parallel --filter EndToEndTests 2>&1 | tail -n 40
-
 status=0
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+# Runs one suite with its output in a file: a short tail when it passes, the
+# whole output when it fails (a pipe into tail would hide the exit status).
+suite() {
+	name=$1; shift
+	echo "== $name"
+	if "$@" >"$logs/out" 2>&1; then
+		tail -n 3 "$logs/out"
+	else
+		cat "$logs/out"; echo "FAIL $name"; status=1
+	fi
+}
+suite "unit tests" swift test --filter UnitTests
+suite "end-to-end tests" env CRIU_HELPER_E2E=1 swift test --no-parallel --filter EndToEndTests
 if [ "${SKIP_SCHEDULERS:-0}" != 1 ]; then
 	for t in lsf slurm oar; do
 		if [ -x "tests/integration/$t.sh" ]; then
 			echo "== integration: $t"
-			if ! "tests/integration/$t.sh"; then status=1; echo "FAIL integration $t"; fi
+			tests/integration/$t.sh || { echo "FAIL integration: $t"; status=1; }
 		fi
 	done
 fi
