@@ -41,11 +41,17 @@ public struct CriuInvocation: Equatable, Sendable {
     static let common = ["--no-default-config", "--unprivileged"]
 
     /// `criu dump` of the tree rooted at `pid` into descriptor 3.
+    ///
+    /// criu never kills the tree itself: without `leaveRunning` it leaves
+    /// the tasks stopped (`--leave-stopped`), and the helper kills them only
+    /// once the generation passed its check and was committed. A check that
+    /// fails then resumes the job instead of losing it, and a job in its own
+    /// PID namespace cannot take criu (which runs in there) down with it.
     public static func dump(pid: Int32, shellJob: Bool, leaveRunning: Bool,
                             trackMemory: Bool = false, parentDirectory: String? = nil) -> CriuInvocation {
         var args = ["criu", "dump"] + common + ["-t", String(pid), "-D", imagesPath, "-o", "dump.log"]
         if shellJob { args.append("--shell-job") }
-        if leaveRunning { args.append("--leave-running") }
+        args.append(leaveRunning ? "--leave-running" : "--leave-stopped")
         if trackMemory { args.append("--track-mem") }
         if let parent = parentDirectory {
             precondition(Generation.isValidName(parent), "parent must be a generation name")

@@ -56,6 +56,8 @@ extension Session {
         }
         let elapsed = Kernel.monotonicNanoseconds - started
         guard status.succeeded else {
+            // criu lets the tasks run on when it fails; SIGCONT makes sure.
+            if !request.leaveRunning { tree.signalAll(18 /* SIGCONT */) }
             dir.markFailed(generation)
             let log = dir.shown(generation.failedName + "/" + invocation.logName)
             JobLog.append("dump pid=\(pid) generation=\(generation.name): criu failed (\(status)); log \(log)", in: dir.fd)
@@ -70,11 +72,20 @@ extension Session {
             counts = try imageValidator.checkDumpedCredentials { (name) throws(ImageError) in try Session.readImage(genDir, name) }
         } catch {
             dir.discard(generation.partialName)
+            // criu left the tasks stopped: the job goes on, uncheckpointed.
+            if !request.leaveRunning { tree.signalAll(18 /* SIGCONT */) }
             JobLog.append("dump pid=\(pid) generation=\(generation.name): images deleted: \(error)", in: dir.fd)
             throw .refused("the dumped images do not match the caller: \(error); they were deleted")
         }
         try dir.commit(generation)
         dir.prune(keep: request.keep ?? config.keep)
+        // The checkpoint is safe: now the job ends (criu left it stopped).
+        // A job in its own namespaces ends with its reaper, which takes every
+        // task in there along; a host tree gets SIGKILL task by task, through
+        // the pidfds of the check (stopped tasks cannot fork meanwhile).
+        if !request.leaveRunning {
+            if let reaper = job.reaper { reaper.kill() } else { tree.signalAll(9 /* SIGKILL */) }
+        }
 
         let stats = try? DumpStatistics(Session.readImage(dir.openGeneration(generation.name), "stats-dump"))
         let bytes = Self.totalSize(of: dir, generation: generation.name)

@@ -118,6 +118,9 @@ public final class ReaperHandle {
         return ReaperHandle(pid: pid, startTime: stat.startTime, pidfd: fd)
     }
 
+    /// Ends the job: SIGKILL to the namespace's init kills every task in it.
+    public func kill() { try? pidfd.send(9) }
+
     /// Starts a program inside this reaper's PID and mount namespaces.
     func startInNamespaces(_ request: SpawnRequest) throws(SystemError) -> Int32 {
         try Spawn.startInNamespaces(of: pidfd, request)

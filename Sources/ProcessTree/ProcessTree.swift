@@ -22,6 +22,11 @@ public final class ProcessTree {
     /// Every pinned process is still alive (none was reaped since the check).
     public var allAlive: Bool { tasks.allSatisfy { $0.pin.isAlive } }
 
+    /// Sends `signal` to every pinned process (pidfds: never a successor).
+    public func signalAll(_ signal: Int32) {
+        for task in tasks { try? task.pin.send(signal) }
+    }
+
     init(tasks: [PinnedTask]) {
         self.root = tasks[0]
         self.tasks = tasks

@@ -22,7 +22,7 @@ struct HygieneTests {
         #expect(report.filter { $0.hasPrefix("env=") } == ["env=PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "\(run)")
         let argv = report.filter { $0.hasPrefix("argv[") }.map { String($0.split(separator: "=", maxSplits: 1)[1]) }
         #expect(Array(argv.prefix(10)) == ["criu", "dump", "--no-default-config", "--unprivileged", "-t", "\(pid)", "-D", "/proc/self/fd/3", "-o", "dump.log"])
-        #expect(Set(argv.dropFirst(10)).isSubset(of: ["--shell-job", "--leave-running"]))
+        #expect(Set(argv.dropFirst(10)).isSubset(of: ["--shell-job", "--leave-running", "--leave-stopped"]))
         for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
             #expect(report.contains("\(set):\t0000010000000000"), "\(set) \(report)")
         }

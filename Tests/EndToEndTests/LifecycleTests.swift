@@ -90,6 +90,24 @@ struct LifecycleTests {
         #expect(run.stdout.contains("status=43"), "\(run)")
     }
 
+    @Test("dump of a run job without --leave-running succeeds every time, and the job ends only once the checkpoint is kept")
+    func dumpEndsRunJob() throws {
+        for round in 1...4 {
+            let dir = User.alice.scratch("end\(round)")
+            let out = "\(User.alice.home)/e2e/end\(round).out"
+            Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
+            #expect(eventually { counter(out) >= 1 })
+            // criu runs inside the job's PID namespace: had it killed the job
+            // itself, the namespace's end could kill criu before it is done.
+            let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+            #expect(dump.status == 0, "round \(round): \(dump)")
+            #expect(eventually { pids(named: "ch-count").isEmpty }, "round \(round): the job is gone")
+            let list = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)")
+            #expect(list.stdout.contains("g000001     good"), "round \(round): \(list)")
+            Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
+        }
+    }
+
     @Test("a dump killed with SIGKILL leaves the previous generation restorable")
     func killedDumpKeepsPrevious() throws {
         let dir = User.alice.scratch("killed")
