@@ -2,7 +2,8 @@
 # Installs criu-helper with its file capabilities and its configuration.
 #
 # usage: install/setcap.sh [--prefix DIR] [--criu PATH] [--group NAME] [--binary PATH]
-#   --prefix DIR   install DIR/bin/criu-helper and DIR/etc/criu-helper.conf (default /usr/local)
+#   --prefix DIR   install DIR/bin/criu-helper, DIR/etc/criu-helper.conf and the scheduler
+#                  integrations in DIR/share/criu-helper (default /usr/local)
 #   --criu PATH    criu to use (absolute, root-owned; default: keep the configured one,
 #                  else /opt/criu4/usr/sbin/criu if present, else /usr/sbin/criu)
 #   --group NAME   only members of group NAME may run the helper (mode 0750)
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
 	--criu) [ $# -ge 2 ] || die "--criu needs a path"; criu=$2; shift 2 ;;
 	--group) [ $# -ge 2 ] || die "--group needs a group name"; group=$2; shift 2 ;;
 	--binary) [ $# -ge 2 ] || die "--binary needs a path"; binary=$2; shift 2 ;;
-	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) die "unknown argument: $1" ;;
 	esac
 done
@@ -90,10 +91,24 @@ fi
 chown root:root "$conf"
 chmod 0644 "$conf"
 
+# The scheduler integrations: scripts that jobs run as their user, no
+# privilege of their own. They find this installation's helper from there.
+src=$(dirname "$0")/../integrations
+if [ -d "$src" ]; then
+	share=$prefix/share/criu-helper
+	rm -rf "$share.new"
+	install -d -o root -g root -m 0755 "$share.new"
+	cp -R "$src"/. "$share.new"/
+	chown -R root:root "$share.new"
+	chmod -R u=rwX,go=rX "$share.new"
+	rm -rf "$share"
+	mv "$share.new" "$share"
+fi
+
 # Verify what was installed.
 got=$(getcap "$prefix/bin/criu-helper" | sed 's/^[^ ]* //')
 want=$(echo "$caps" | sed 's/+p$/=p/')
 [ "$got" = "$want" ] || die "getcap shows '$got', expected '$want' (does the file system support xattrs?)" 69
-echo "installed $prefix/bin/criu-helper ($got), configuration $conf"
+echo "installed $prefix/bin/criu-helper ($got), configuration $conf${share:+, integrations in $share}"
 if [ -n "$group" ]; then echo "only members of group $group may run it"; fi
 "$prefix/bin/criu-helper" check || die "criu-helper check failed: see above" 69
