@@ -19,6 +19,8 @@ scripts/setup.sh
 tests/fixtures.sh
 
 status=0
+passed=0
+failed=0
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 # Runs one suite with its output in a file: a short tail when it passes, the
@@ -27,20 +29,23 @@ suite() {
 	name=$1; shift
 	echo "== $name"
 	if "$@" >"$logs/out" 2>&1; then
-		tail -n 3 "$logs/out"
+		tail -n 3 "$logs/out"; passed=$((passed + 1))
 	else
-		cat "$logs/out"; echo "FAIL $name"; status=1
+		cat "$logs/out"; echo "FAIL $name"; status=1; failed=$((failed + 1))
 	fi
 }
 suite "unit tests" swift test --filter UnitTests
 suite "end-to-end tests" env CRIU_HELPER_E2E=1 swift test --no-parallel --filter EndToEndTests
 if [ "${SKIP_SCHEDULERS:-0}" != 1 ]; then
 	for t in lsf slurm oar; do
-		if [ -x "tests/integration/$t.sh" ]; then
-			echo "== integration: $t"
-			tests/integration/$t.sh || { echo "FAIL integration: $t"; status=1; }
+		echo "== integration: $t"
+		if "tests/integration/$t.sh"; then
+			passed=$((passed + 1))
+		else
+			echo "FAIL integration: $t"; status=1; failed=$((failed + 1))
 		fi
 	done
 fi
 echo "== all tests done in $(( $(date +%s) - start )) s"
+echo "suites: $passed passed, $failed failed"
 exit "$status"
