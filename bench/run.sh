@@ -18,6 +18,7 @@ home=$(getent passwd "$user" | cut -d: -f6)
 bin=/opt/criu-helper-tests/bin
 criu=$(sed -n 's/^criu *= *//p' /usr/local/etc/criu-helper.conf)
 work=$home/bench
+umount "$work/mem" 2>/dev/null || true
 rm -rf "$work"
 install -d -o "$user" -g "$user" -m 0700 "$work"
 
@@ -46,8 +47,9 @@ bare_dump() { # bare_dump PID DIR: criu as the helper runs it, without the helpe
 		-t "$1" -D "$2" -o dump.log --shell-job --leave-running
 }
 
-helper_dump() { # helper_dump PID DIR
-	as_user "criu-helper dump --pid $1 --images-dir $2 --leave-running --keep 1 2>/dev/null"
+helper_dump() { # helper_dump PID DIR: started by the same launcher as bare_dump
+	"$bin/ch-launch" --user "$uid:$uid" -- /usr/local/bin/criu-helper dump --pid "$1" --images-dir "$2" \
+		--leave-running --keep 1 2>/dev/null
 }
 
 frozen_ms() { # frozen time of the newest stats-dump under DIR (µs field 2 of the stats entry)
@@ -107,31 +109,47 @@ for n in 1 100 1000; do
 done
 echo ok >/etc/criu-probe.mode
 
-echo "== 3. dump throughput, $BIG_PAIRS pairs per size"
+echo "== 3. dump throughput, $BIG_PAIRS pairs per size, images in a tmpfs (DISK=1: on $work's disk)"
+# On disk, page-cache writeback of the previous dump dominates and varies by
+# seconds; a tmpfs shows what the helper itself costs. Both sides alike.
+mem=$work
+if [ "${DISK:-0}" != 1 ]; then
+	mem=$work/mem
+	install -d -o "$user" -g "$user" -m 0700 "$mem"
+	mount -t tmpfs -o "size=10g,mode=0700,uid=$uid,gid=$uid" tmpfs "$mem"
+fi
 for mib in $SIZES; do
 	pid=$(start_job "$mib")
+	bt=() ht=()
 	for n in $(seq "$BIG_PAIRS"); do
 		# Written pages from the previous dump are flushed first (sync), and
 		# the order alternates, so that neither side pays for the other's writeback.
+		# Each side starts from an empty directory (at most two images in memory).
+		rm -rf "$mem/helper"
 		if [ $((n % 2)) = 1 ]; then
-			sync; t0=$(now); bare_dump "$pid" "$work/bare" >/dev/null 2>&1; t1=$(now)
-			sync; t2=$(now); helper_dump "$pid" "$work/helper"; t3=$(now)
+			sync; t0=$(now); bare_dump "$pid" "$mem/bare" >/dev/null 2>&1; t1=$(now)
+			sync; t2=$(now); helper_dump "$pid" "$mem/helper"; t3=$(now)
 		else
-			sync; t2=$(now); helper_dump "$pid" "$work/helper"; t3=$(now)
-			sync; t0=$(now); bare_dump "$pid" "$work/bare" >/dev/null 2>&1; t1=$(now)
+			sync; t2=$(now); helper_dump "$pid" "$mem/helper"; t3=$(now)
+			sync; t0=$(now); bare_dump "$pid" "$mem/bare" >/dev/null 2>&1; t1=$(now)
 		fi
-		bf=$(frozen_ms "$work/bare")
-		hf=$(frozen_ms "$work/helper")
-		bytes=$(du -sb "$work/bare" | cut -f1)
-		rm -rf "$work/bare"
+		bf=$(frozen_ms "$mem/bare")
+		hf=$(frozen_ms "$mem/helper")
+		bytes=$(du -sb "$mem/bare" | cut -f1)
+		rm -rf "$mem/bare"
+		bt+=($((t1 - t0))); ht+=($((t3 - t2)))
 		awk -v mib="$mib" -v b="$((t1 - t0))" -v h="$((t3 - t2))" -v bf="$bf" -v hf="$hf" -v bytes="$bytes" 'BEGIN {
 			printf "%5d MiB: bare %.2f s (%.0f MiB/s, frozen %.0f ms)  helper %.2f s (%.0f MiB/s, frozen %.0f ms)  helper/bare throughput %.1f %%\n",
 				mib, b / 1e9, bytes / 1048576 / (b / 1e9), bf, h / 1e9, bytes / 1048576 / (h / 1e9), hf, 100 * b / h }'
 	done
+	bm=$(printf '%s\n' "${bt[@]}" | median); hm=$(printf '%s\n' "${ht[@]}" | median)
+	awk -v mib="$mib" -v b="$bm" -v h="$hm" 'BEGIN {
+		printf "%5d MiB, medians: bare %.2f s, helper %.2f s, helper/bare throughput %.1f %%\n", mib, b / 1e9, h / 1e9, 100 * b / h }'
 	kill -9 "$pid"
-	rm -rf "$work/helper"
+	rm -rf "$mem/helper"
 	sleep 1
 done
 echo "== incremental: criu memory tracking needs CONFIG_MEM_SOFT_DIRTY; this kernel:"
 "$bin/ch-launch" --user "$uid:$uid" --caps 40 --nnp -- "$criu" check --no-default-config --unprivileged --feature mem_dirty_track 2>&1 | tail -n 1 || true
+umount "$work/mem" 2>/dev/null || true
 rm -rf "$work"
