@@ -1,0 +1,306 @@
+#!/bin/bash
+# tests/integration/lsf.sh - the LSF integration (integrations/lsf) against a
+# stand-in of LSF's side, as root: LSF itself cannot run here.
+#
+# The stand-in does what LSF documents, as the job's user (chlsf, created if
+# absent; no other user is touched): it starts the job command in its own
+# process group with the job's environment (LSB_JOBID, LSB_CHKPNT_DIR =
+# checkpoint_dir/JOBID, LSB_ECHKPNT_METHOD=criu), calls
+# $LSF_SERVERDIR/echkpnt.criu [-k] -d DIR PGID and erestart.criu DIR, runs
+# the job command from .restart_cmd after moving the checkpoint directory to
+# the new job ID (with a symbolic link from the old one), and calls the
+# queue's TERMINATE action (with LSB_JOBPGIDS, LSB_JOBPIDS and, for a run
+# limit, LSB_SUSP_REASONS=0x20000 / LSB_SUSP_SUBREASONS=0x1) again while it
+# answers "not done", then POST_EXEC. bchkpnt, brestart, bkill and bjobs are
+# fakes that record their calls. criu-helper and criu are the real ones.
+set -u
+[ "$(id -u)" = 0 ] || { echo "tests/integration/lsf.sh: must run as root" >&2; exit 77; }
+cd "$(dirname -- "$0")/../.." || exit 70
+U=chlsf
+id "$U" >/dev/null 2>&1 || useradd -m -s /bin/bash "$U"
+UHOME=$(getent passwd "$U" | cut -d: -f6)
+began=$(date +%s)
+passed=0 failed=0
+STARTED=() # process groups this test started, for the clean-up
+
+# The installation, root-owned as an administrator would make it.
+S=$(mktemp -d /tmp/lsf-it.XXXXXX)
+trap 'rm -rf -- "$S"' EXIT
+chmod 0755 "$S"
+mkdir -p "$S/share/integrations" "$S/serverdir" "$S/fakebin" "$S/jobs"
+cp -r integrations/lib integrations/lsf "$S/share/integrations/"
+ln -s "$S/share/integrations/lsf/echkpnt.criu" "$S/share/integrations/lsf/erestart.criu" "$S/serverdir/"
+L=$S/share/integrations/lsf
+for cmd in bchkpnt brestart bkill bjobs; do
+	cat >"$S/fakebin/$cmd" <<'EOF'
+#!/bin/sh
+echo "$(basename "$0") $*" >>"$LSF_FAKE_CALLS"
+case $(basename "$0") in brestart) echo "Job <9999> is submitted to queue <normal>." ;; esac
+EOF
+done
+# The jobs: a count (exits 7 once ./stop exists; ./nodump makes it
+# uncheckpointable: tail -f holds an inotify watch), and one that records
+# SIGINT and SIGTERM and goes on, so that only SIGKILL ends it.
+cat >"$S/jobs/count.sh" <<'EOF'
+#!/bin/bash
+i=0
+while :; do
+	echo "$i"
+	i=$((i + 1))
+	[ -e stop ] && exit 7
+	if [ -e nodump ] && [ -z "${t:-}" ]; then tail -f "$0" >/dev/null & t=$!; fi
+	sleep 0.2
+done
+EOF
+cat >"$S/jobs/stubborn.sh" <<'EOF'
+#!/bin/bash
+trap 'echo INT >>sigs' INT
+trap 'echo TERM >>sigs' TERM
+while :; do echo tick; sleep 0.2; done
+EOF
+chmod -R a+rX "$S"
+chmod 0755 "$S"/fakebin/* "$S"/jobs/*
+
+T=$UHOME/lsf-it
+rm -rf -- "$T"
+runuser -u "$U" -- mkdir -m 0700 "$T" "$T/ck"
+CALLS=$T/calls
+runuser -u "$U" -- touch "$CALLS"
+
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+notok() { echo "not ok - $1"; failed=$((failed + 1)); }
+# COMMAND; check DESCRIPTION: ok when COMMAND (the one just before) succeeded.
+check() {
+	if [ $? = 0 ]; then ok "$1"; else notok "$1"; fi
+}
+wait_until() { # SECONDS COMMAND...: polls every 0.1 s
+	local end=$(($(date +%s%N) + $1 * 1000000000))
+	shift
+	until "$@"; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# As the job's user, with LSF's environment for job $J (set by the callers).
+J=0 PG=0
+as_job() {
+	runuser -u "$U" -- env -i HOME="$UHOME" USER="$U" LOGNAME="$U" SHELL=/bin/bash \
+		PATH="$S/fakebin:/usr/local/bin:/usr/bin:/bin" LSF_SERVERDIR="$S/serverdir" \
+		LSF_FAKE_CALLS="$CALLS" LSB_JOBID="$J" LSB_CHKPNT_DIR="$T/ck/$J" \
+		LSB_ECHKPNT_METHOD=criu LSB_JOBINDEX=0 ORUN_KILL_INTERVAL=1 "${JOBENV[@]}" "$@"
+}
+JOBENV=()
+
+# Starts job $J: COMMAND in its own session and process group, in the work
+# directory $T/w$W, output appended to out and err there; its status in rc.
+W=0
+start_job() {
+	local w=$T/w$W
+	[ -d "$w" ] || runuser -u "$U" -- mkdir -p "$w"
+	[ -d "$T/ck/$J" ] || runuser -u "$U" -- mkdir -m 0775 "$T/ck/$J" # LSF's, with a lax umask
+	rm -f "$w/pgid" "$w/rc"
+	(cd "$w" && as_job setsid bash -c 'echo $$ >pgid; "$@" >>out 2>>err; echo $? >rc' job "$@" </dev/null >/dev/null 2>&1 &)
+	(cd "$w" && wait_until 5 test -s pgid) || { notok "job $J starts"; return 1; }
+	PG=$(cat "$w/pgid")
+	STARTED+=("$PG")
+}
+in_w() { (cd "$T/w$W" && "$@"); }
+lines() { { wc -l <"$T/w$W/out"; } 2>/dev/null || echo 0; }
+more_lines() { [ "$(lines)" -ge "$1" ]; }
+user_idle() { ! pgrep -u "$U" -r D,I,R,S,T,t,W >/dev/null; } # no process but zombies
+rc_is() { [ "$(cat "$T/w$W/rc" 2>/dev/null)" = "$1" ]; }
+group_alive() { # a live (not zombie) process in process group $1
+	ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { alive = 1 } END { exit !alive }'
+}
+group_gone() { ! group_alive "$1"; }
+consecutive() { awk '$1 != NR - 1 { exit 1 }' "$T/w$W/out"; }
+good_gens() { as_job criu-helper list --images-dir "$T/ck/$J" 2>/dev/null | grep -c '^g[0-9]* *good '; }
+has_good() { as_job criu-helper list --images-dir "$T/ck/$J" 2>/dev/null | grep -q "^$1 *good "; }
+calls() { grep -c -e "^$1" "$CALLS"; }
+logged() { grep -q -e "$1" "$T/ck/$J/criu-job.log"; }
+# LSF's view of the job's processes: every process group and PID under $PG.
+job_pids() {
+	ps -e -o pid=,ppid= | awk -v root="$PG" '{ parent[$1] = $2 }
+		END { for (p in parent) { q = p; while (q in parent && q != root) q = parent[q]; if (q == root) print p } }'
+}
+job_env_pgids() {
+	local pids
+	pids=$(job_pids)
+	LSB_JOBPIDS=$(xargs <<<"$pids")
+	LSB_JOBPGIDS=
+	[ -z "$LSB_JOBPIDS" ] || LSB_JOBPGIDS=$(ps -o pgid= -p "$(tr ' ' , <<<"$LSB_JOBPIDS")" | sort -u | xargs)
+}
+OVERRUN=(LSB_SUSP_REASONS=131072 LSB_SUSP_SUBREASONS=1)
+terminate() { # [VAR=VALUE...]: the TERMINATE action, as LSF runs it (sh -c)
+	job_env_pgids
+	as_job LSB_JOBPGIDS="$LSB_JOBPGIDS" LSB_JOBPIDS="$LSB_JOBPIDS" "$@" sh -c "$L/orun-terminate.criu" </dev/null >/dev/null 2>&1
+}
+post_exec() { as_job sh -c "$L/orun-post-exec.criu" </dev/null >/dev/null 2>&1; }
+echkpnt() { in_w as_job "$S/serverdir/echkpnt.criu" "$@"; }
+# brestart as LSF does it: new job ID, the directory moved, a link from the old one.
+lsf_restart() { # NEWJOB
+	mv -- "$T/ck/$J" "$T/ck/$1" && ln -s "$1" "$T/ck/$J"
+	local old=$J
+	J=$1
+	in_w as_job LSB_RESTART=Y LSB_OLD_JOBID="$old" "$S/serverdir/erestart.criu" "$T/ck/$J" </dev/null >/dev/null 2>&1
+}
+restart_cmd() { sed -n 's/^LSB_RESTART_CMD=//p' "$T/ck/$J/.restart_cmd"; }
+
+echo "# LSF contract test as $U in $T"
+
+# 1. echkpnt and erestart: checkpoint, kill, restart, resume the count.
+J=101 W=1
+start_job "$L/criu-run" -- "$S/jobs/count.sh"
+wait_until 10 more_lines 5
+test -s "$T/ck/101/job" -a "$(stat -c %a "$T/ck/101")" = 755
+check "criu-run starts the job under criu-helper run, recorded in LSB_CHKPNT_DIR (made private)"
+runuser -u "$U" -- setsid sleep 60 </dev/null >/dev/null 2>&1 &
+other=$!
+STARTED+=("$other")
+sleep 0.3
+echkpnt -k -d "$T/ck/101" "$other" >/dev/null 2>&1
+rc=$?
+n=$(lines)
+sleep 0.5
+test "$rc" != 0 -a "$(lines)" -gt "$n" -a "$(good_gens)" = 0
+check "echkpnt.criu refuses a process group that is not the recorded job (exit $rc)"
+kill -KILL "$other" 2>/dev/null
+echkpnt -d "$T/ck/101" "$PG" >/dev/null 2>&1
+rc=$?
+n=$(lines)
+sleep 0.5
+test "$rc" = 0 -a "$(lines)" -gt "$n" -a "$(good_gens)" = 1
+check "echkpnt.criu without -k writes a good generation and leaves the job running (exit $rc)"
+echkpnt -k -d "$T/ck/101" "$PG" >/dev/null 2>&1
+rc=$?
+test "$rc" = 0 && wait_until 5 group_gone "$PG" && has_good g000002
+check "echkpnt.criu -k checkpoints and kills the job (exit $rc)"
+last=$(tail -n 1 "$T/w1/out")
+lsf_restart 102
+rc=$?
+test "$rc" = 0 -a "$(wc -l <"$T/ck/102/.restart_cmd")" = 1 && restart_cmd | grep -q -e " restore --images-dir .* --wait"
+check "erestart.criu writes LSB_RESTART_CMD (criu-helper restore --wait) into .restart_cmd (exit $rc)"
+start_job sh -c "$(restart_cmd)"
+wait_until 10 more_lines $((last + 10))
+test "$(lines)" -gt $((last + 5)) && consecutive
+check "the restarted job continues the count past $last, appended to the same output"
+in_w runuser -u "$U" -- touch stop
+wait_until 10 rc_is 7
+check "the restarted job is waitable and exits with the job's own status (7)"
+
+# 2. Run-limit overrun: checkpoint + brestart, at most ORUN_RESTART_LIMIT times.
+J=201 W=2
+JOBENV=(ENABLE_ORUN_CHKPNT=Y ORUN_RESTART_LIMIT=1)
+start_job "$L/criu-run" -- "$S/jobs/count.sh"
+wait_until 10 more_lines 5
+terminate "${OVERRUN[@]}"
+rc=$?
+test "$rc" = 2 -a "$(calls "bchkpnt -k 201")" = 1
+check "TERMINATE on a run limit asks LSF for bchkpnt -k and answers not done (exit $rc)"
+echkpnt -k -d "$T/ck/201" "$PG" >/dev/null 2>&1
+rc=$?
+wait_until 5 group_gone "$PG"
+terminate "${OVERRUN[@]}"
+rc2=$?
+test "$rc" = 0 -a "$rc2" = 0 -a "$(good_gens)" = 1
+check "LSF's echkpnt.criu -k succeeds, the next TERMINATE is done (exit $rc, $rc2)"
+post_exec
+test "$(calls "brestart $T/ck 201")" = 1
+check "POST_EXEC restarts the checkpointed job: brestart $T/ck 201"
+last=$(tail -n 1 "$T/w2/out")
+lsf_restart 202
+start_job sh -c "$(restart_cmd)"
+wait_until 10 more_lines $((last + 10))
+test "$(lines)" -gt $((last + 5)) && consecutive
+check "the restarted job resumes the count past $last"
+terminate "${OVERRUN[@]}"
+rc=$?
+test "$rc" = 0 -a "$(calls bchkpnt)" = 1 && group_gone "$PG" && logged "ORUN_RESTART_LIMIT=1: not checkpointed"
+check "after ORUN_RESTART_LIMIT=1 restart the next overrun just kills the job (exit $rc)"
+post_exec
+test "$(calls brestart)" = 1
+check "POST_EXEC does not restart it again"
+
+# 3. A checkpoint that never completes: killed after ORUN_TIMEOUT_SECONDS.
+J=301 W=3
+JOBENV=(ENABLE_ORUN_CHKPNT=Y ORUN_TIMEOUT_SECONDS=2)
+start_job "$L/criu-run" -- "$S/jobs/stubborn.sh"
+wait_until 10 more_lines 3
+t0=$(date +%s)
+terminate "${OVERRUN[@]}"
+rc=$?
+terminate "${OVERRUN[@]}"
+rc2=$?
+test "$rc" = 2 -a "$rc2" = 2 -a "$(calls "bchkpnt -k 301")" = 1
+check "while LSF's checkpoint hangs, TERMINATE answers not done (exit $rc, $rc2)"
+while [ "$(date +%s)" -lt $((t0 + 3)) ]; do sleep 0.2; done
+terminate "${OVERRUN[@]}"
+rc=$?
+test "$rc" = 0 -a "$(sort -u "$T/w3/sigs" 2>/dev/null | xargs)" = "INT TERM" && group_gone "$PG"
+check "after ORUN_TIMEOUT_SECONDS SIGINT, SIGTERM and SIGKILL reach the job's process group (exit $rc)"
+logged "checkpoint FAILED (not done after ORUN_TIMEOUT_SECONDS=2"
+check "the timeout is logged as a failed checkpoint"
+post_exec
+test "$(calls "brestart $T/ck 301")" = 0
+check "POST_EXEC does not restart a job whose checkpoint failed"
+
+# 4. A failed checkpoint keeps the previous good one; the job ends as without.
+J=401 W=4
+JOBENV=(ENABLE_ORUN_CHKPNT=Y)
+start_job "$L/criu-run" -- "$S/jobs/count.sh"
+wait_until 10 more_lines 5
+echkpnt -d "$T/ck/401" "$PG" >/dev/null 2>&1
+in_w runuser -u "$U" -- touch nodump
+sleep 0.6
+terminate "${OVERRUN[@]}"
+out=$(echkpnt -k -d "$T/ck/401" "$PG" 2>&1)
+rc=$?
+n=$(lines)
+sleep 0.5
+test "$rc" != 0 -a "$(lines)" -gt "$n" && grep -q "checkpoint FAILED" <<<"$out"
+check "a failed echkpnt.criu -k says so, the job goes on (exit $rc)"
+has_good g000001
+check "the previous good generation is kept"
+terminate "${OVERRUN[@]}"
+rc=$?
+test "$rc" = 0 && group_gone "$PG" && logged "overrun checkpoint FAILED.*ends as without checkpointing"
+check "the next TERMINATE kills the job, with a clear line (exit $rc)"
+post_exec
+test "$(calls "brestart $T/ck 401")" = 0 && has_good g000001
+check "no restart after a failed checkpoint; g000001 still good"
+
+# 5. Array elements, interactive jobs, other terminations: LSF's default.
+n=$(calls bchkpnt)
+J=500
+for kind in array interactive bkill; do
+	J=$((J + 1)) W=5$kind
+	JOBENV=(ENABLE_ORUN_CHKPNT=Y)
+	start_job "$S/jobs/stubborn.sh"
+	wait_until 10 more_lines 3
+	case $kind in
+	array) terminate "${OVERRUN[@]}" LSB_JOBINDEX=3 ;;
+	interactive) terminate "${OVERRUN[@]}" LSB_INTERACTIVE=Y ;;
+	bkill) terminate ;;
+	esac
+	rc=$?
+	test "$rc" = 0 -a "$(sort -u "$T/w$W/sigs" 2>/dev/null | xargs)" = "INT TERM" -a "$(calls bchkpnt)" = "$n" && group_gone "$PG"
+	check "$kind job: INT, TERM, KILL to its process group, no checkpoint (exit $rc)"
+done
+
+# 6. erestart.criu without a good checkpoint writes nothing.
+J=601
+runuser -u "$U" -- mkdir -m 0700 "$T/ck/601"
+as_job "$S/serverdir/erestart.criu" "$T/ck/601" >/dev/null 2>&1
+rc=$?
+test "$rc" != 0 -a ! -e "$T/ck/601/.restart_cmd"
+check "erestart.criu without a good checkpoint fails and writes no .restart_cmd (exit $rc)"
+
+# Clean-up: the process groups started here, then any process left of $U.
+for g in "${STARTED[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done
+for p in $(ps -u "$U" -o pid=); do kill -KILL "$p" 2>/dev/null; done
+wait_until 5 user_idle
+if [ "$failed" = 0 ]; then rm -rf -- "$T"; else echo "# kept for inspection: $T"; fi
+echo "# $(($(date +%s) - began)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
