@@ -64,7 +64,17 @@ public final class ProcFilesystem {
     }
 
     /// readlink /proc/PID/exe (nil when unreadable, e.g. not dumpable).
-    public func executable(of pid: Int32) -> String? { root.readLink("\(pid)/exe") }
+    /// The program `pid` runs, as its exe link names it. A program file
+    /// replaced since (an upgrade renames a new file over it) is named with
+    /// " (deleted)" appended by the kernel; that suffix is taken off, so a job
+    /// started before an upgrade is still recognised by the path it ran from.
+    /// (Only root can create files in the helper's directory, so no other
+    /// file can be named like that.)
+    public func executable(of pid: Int32) -> String? {
+        guard let link = root.readLink("\(pid)/exe") else { return nil }
+        let deleted = " (deleted)"
+        return link.hasSuffix(deleted) ? String(link.dropLast(deleted.count)) : link
+    }
 
     /// Children of every thread of process `pid`, as this /proc numbers them.
     public func children(of pid: Int32) -> [Int32] {

@@ -47,7 +47,8 @@ public final class RestoredTree {
                 var present: Set<Int32> = []
                 for name in try taskDir.entries() {
                     guard let tid = Int32(name) else { continue }
-                    let threadStatus = try TaskStatus.parse(try proc.read("\(pid)/task/\(tid)/status"))
+                    let threadStatus = try settled(try TaskStatus.parse(try proc.read("\(pid)/task/\(tid)/status")),
+                                                   path: "\(pid)/task/\(tid)/status", in: proc)
                     present.insert(threadStatus.innermostPID)
                     if let problem = problem(with: threadStatus, pid: inner, tid: threadStatus.innermostPID,
                                              uid: callerUID, groups: callerGroups) {
@@ -67,6 +68,22 @@ public final class RestoredTree {
         return .passed(RestoredTree(pins: pins, outerPIDs: outer))
     }
 
+    /// criu stops each restored task by queueing SIGSTOP as it detaches
+    /// from it: read in that instant, a task is still "R", on its way to
+    /// the stop and unable to run its own code first. Such a task is read
+    /// again (for up to a second) until it has stopped; any other state is
+    /// judged as it is.
+    static func settled(_ first: TaskStatus, path: String, in proc: ProcFilesystem) throws -> TaskStatus {
+        var status = first
+        var tries = 0
+        while !status.isStopped && !status.isZombie && status.stopPending && tries < 100 {
+            Kernel.sleep(nanoseconds: 10_000_000)
+            status = try TaskStatus.parse(try proc.read(path))
+            tries += 1
+        }
+        return status
+    }
+
     static func problem(with s: TaskStatus, pid: Int32, tid: Int32, uid: UInt32, groups: Set<UInt32>) -> String? {
         let who = pid == tid ? "restored task \(pid)" : "restored task \(pid) (thread \(tid))"
         for (i, value) in s.uids.enumerated() where value != uid {
@@ -78,7 +95,7 @@ public final class RestoredTree {
         for (name, mask) in [("CapInh", s.capInh), ("CapPrm", s.capPrm), ("CapEff", s.capEff), ("CapAmb", s.capAmb)] where mask != 0 {
             return "\(who) holds capabilities (\(name) \(hex16(mask)))"
         }
-        guard s.state == "T" || s.state == "t" || s.isZombie else {
+        guard s.isStopped || s.isZombie else {
             return "\(who) is running (state \(s.state)), not stopped as criu was told to leave it"
         }
         return nil

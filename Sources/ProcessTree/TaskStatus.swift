@@ -21,11 +21,19 @@ public struct TaskStatus: Equatable, Sendable {
     /// "NSpid:": this task's PID in each PID namespace from the reader's
     /// down to its own; the last one is the PID inside its own namespace.
     public var namespacePIDs: [Int32] = []
+    /// "SigPnd:" | "ShdPnd:": signals pending for the thread or its process
+    /// (0 where the lines are missing).
+    public var pendingSignals: UInt64 = 0
 
     /// The PID as the task's own PID namespace numbers it.
     public var innermostPID: Int32 { namespacePIDs.last ?? pid }
 
     public var isZombie: Bool { state == "Z" || state == "X" }
+    /// Stopped by a signal ("T") or by a tracer ("t").
+    public var isStopped: Bool { state == "T" || state == "t" }
+    /// SIGSTOP (19) is pending: the task stops before it runs its own code
+    /// again (SIGSTOP cannot be blocked, caught or ignored).
+    public var stopPending: Bool { pendingSignals & (1 << 18) != 0 }
 
     public static let uidNames = ["uid", "euid", "suid", "fsuid"]
     public static let gidNames = ["gid", "egid", "sgid", "fsgid"]
@@ -74,6 +82,8 @@ public struct TaskStatus: Equatable, Sendable {
             kthread = k == "1"
         }
         let nspid = (fields["NSpid"] ?? "").split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { Int32($0) }
+        var pending: UInt64 = 0
+        for key: Substring in ["SigPnd", "ShdPnd"] where fields[key] != nil { pending |= try mask(key) }
         return TaskStatus(
             name: String(try field("Name")),
             state: state,
@@ -90,7 +100,8 @@ public struct TaskStatus: Equatable, Sendable {
             capAmb: try mask("CapAmb"),
             noNewPrivs: nnp == 1,
             kernelThread: kthread,
-            namespacePIDs: nspid
+            namespacePIDs: nspid,
+            pendingSignals: pending
         )
     }
 }

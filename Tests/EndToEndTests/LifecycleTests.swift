@@ -108,6 +108,22 @@ struct LifecycleTests {
         }
     }
 
+    @Test("a job started before the helper was upgraded (reinstalled) can still be checkpointed")
+    func dumpAfterUpgrade() throws {
+        let dir = User.alice.scratch("upgrade")
+        let out = "\(User.alice.home)/e2e/upgrade.out"
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
+        #expect(eventually { counter(out) >= 1 })
+        // What an upgrade does: a new file renamed over the installed one.
+        let reinstall = Shell.root("install/setcap.sh")
+        #expect(reinstall.status == 0, "\(reinstall)")
+        let exe = Shell.root("for p in $(pgrep -u \(User.alice.uid)); do readlink /proc/$p/exe; done").stdout
+        #expect(exe.contains("(deleted)"), "the running job's reaper runs the replaced file: \(exe)")
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running")
+        #expect(dump.status == 0, "\(dump)")
+    }
+
     @Test("a dump killed with SIGKILL leaves the previous generation restorable")
     func killedDumpKeepsPrevious() throws {
         let dir = User.alice.scratch("killed")

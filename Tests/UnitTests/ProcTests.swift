@@ -44,6 +44,20 @@ struct ProcTests {
         #expect(throws: ProcParseError.self) { try TaskStatus.parse(Self.status() + "Uid:\t0\t0\t0\t0\n") }
     }
 
+    @Test("status: SIGSTOP pending (thread or process) while still running; missing lines mean none")
+    func pendingStop() throws {
+        let running = Self.status()
+        #expect(try TaskStatus.parse(running).stopPending == false)
+        let shared = try TaskStatus.parse(running + "SigPnd:\t0000000000000000\nShdPnd:\t0000000000040000\n")
+        #expect(shared.stopPending && !shared.isStopped)
+        let own = try TaskStatus.parse(running + "SigPnd:\t0000000000040100\nShdPnd:\t0000000000000000\n")
+        #expect(own.stopPending)
+        let other = try TaskStatus.parse(running + "SigPnd:\t0000000000020000\nShdPnd:\t0000000000000100\n")
+        #expect(!other.stopPending, "SIGCONT and SIGKILL pending are not a stop")
+        #expect(throws: ProcParseError.self) { try TaskStatus.parse(running + "ShdPnd:\tnope\n") }
+        #expect(try TaskStatus.parse(running.replacingOccurrences(of: "S (sleeping)", with: "T (stopped)")).isStopped)
+    }
+
     @Test("stat: a command name with spaces and parentheses")
     func parseStat() throws {
         let fields = (0..<30).map { String($0) }.joined(separator: " ")
