@@ -109,6 +109,50 @@ struct TreeCheckTests {
         #expect(run.message.contains("the tree contains criu-helper itself or one of its ancestors"), "\(run)")
     }
 
+    /// criu run as the helper runs it — alice's uid, exactly
+    /// cap_checkpoint_restore as ambient capability, no_new_privs — but
+    /// without the helper's tree check in front of it.
+    func bareCriuDump(_ pid: Int32) -> (Run, String, String) {
+        let dir = User.alice.scratch("bare")
+        Shell.root("mkdir -p \(dir) && chown \(User.alice.name): \(dir) && chmod 700 \(dir)")
+        let criu = Shell.root("sed -n 's/^criu *= *//p' /usr/local/etc/criu-helper.conf").stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = Shell.root("\(E2E.bin)/ch-launch --user \(User.alice.uid):\(User.alice.uid) --caps 40 --nnp -- \(criu) dump --no-default-config --unprivileged -t \(pid) -D \(dir) -o dump.log --shell-job --leave-running")
+        let pages = Shell.root("ls \(dir) | grep -c '^pages-' || true").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (run, pages, (try? String(contentsOfFile: "\(dir)/dump.log", encoding: .utf8)) ?? "")
+    }
+
+    @Test("behind the tree check, the kernel refuses criu (with what the helper grants it) a task that is not the caller's: a PID reused or a set-user-ID exec after the check cannot leak memory")
+    func kernelRefusesSeize() throws {
+        // The helper never hands criu cap_sys_ptrace (HygieneTests checks
+        // criu's sets); this checks what that leaves criu able to do.
+        let rootJob = try #require(Job.start(User("root"), "sleep 600", output: "/tmp/ch-root-bare.out"))
+        defer { rootJob.kill() }
+        // The kernel's own refusal: PTRACE_SEIZE / PTRACE_INTERRUPT fail
+        // with EPERM (with cap_sys_ptrace criu would get past them).
+        let refusedSeize = { (log: String) in
+            log.contains("Unable to interrupt task") && log.contains("(Operation not permitted)") || log.contains("Unable to seize")
+        }
+        let (run, pages, log) = bareCriuDump(rootJob.pid)
+        #expect(run.status != 0, "criu dumped a task of root's: \(run)")
+        #expect(refusedSeize(log), "\(log)")
+        #expect(pages == "0", "no memory of root's task was written")
+        // A set-user-ID program run by alice's own tree (no no_new_privs).
+        let job = try #require(Job.start(.alice, "sh -c '\(E2E.bin)/ch-setuid-sleeper & exec sleep 600'", output: "\(User.alice.home)/suid-bare.out", noNewPrivs: false))
+        defer { job.kill(); Shell.root("pkill -9 -f ch-setuid-sleeper") }
+        usleep(300_000)
+        let (suid, suidPages, suidLog) = bareCriuDump(job.pid)
+        #expect(suid.status != 0, "criu dumped a tree with a set-user-ID task: \(suid)")
+        #expect(refusedSeize(suidLog), "\(suidLog)")
+        #expect(suidPages == "0")
+        // The control: the same criu, same grant, dumps alice's own job.
+        let own = try #require(Job.start(.alice, "sleep 600", output: "\(User.alice.home)/own-bare.out"))
+        defer { own.kill() }
+        let (ok, okPages, _) = bareCriuDump(own.pid)
+        #expect(ok.status == 0, "\(ok)")
+        #expect(okPages != "0")
+    }
+
     @Test("a process that does not exist is refused")
     func noSuchProcess() {
         expectRefusal(32000, "no process 32000")
