@@ -60,6 +60,7 @@ if [ -n "$missing" ]; then
 		chmod 755 /usr/sbin/policy-rc.d
 		created_policy=1
 	fi
+	apt-get update -qq
 	# shellcheck disable=SC2086 # a list of package names
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
 	[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
