@@ -162,6 +162,28 @@ struct ForgedImageTests {
         }
     }
 
+    @Test("an image swapped after the check: criu reads the copy that was validated, not the caller's file")
+    func swappedAfterCheck() throws {
+        let gen = try #require(Self.baseGeneration())
+        let dir = User.alice.scratch("swap")
+        Shell.root("mkdir -p \(dir) && cp -a \(gen) \(dir)/g000001 && rm -f \(dir)/g000001/*.log && chown -R \(User.alice.name): \(dir) && chmod 700 \(dir)")
+        let r = root
+        let core = "core-\(r).img"
+        // The forged core: CAP_SYS_ADMIN in cap_eff, readable by alice.
+        let forged = "/tmp/e2e-swap-forged"
+        Shell.root("rm -rf \(forged) && cp -a \(gen) \(forged)")
+        ImageForge(directory: forged).editCredentials(r) { $0.removing(11).adding(11, .varint(0x20_0000)) }
+        Shell.root("chmod -R a+rX \(forged)")
+        Probe.reset(.alice)
+        Probe.setMode("swap \(core) \(dir)/g000001/\(core) \(forged)/\(core)")
+        defer { Probe.setMode("ok") }
+        let run = Shell.user(.alice, "\(E2E.probeHelper) restore --images-dir \(dir)")
+        let report = Probe.report(for: .alice)
+        #expect(report.contains("swapped=yes"), "the caller's file was replaced while criu ran: \(report)")
+        #expect(report.contains("staged-\(core)=validated"), "criu must read what was validated: \(report)")
+        #expect(run.status != 0, "\(run)")
+    }
+
     @Test("a symbolic link in the generation instead of a page file")
     func symlinkedPages() {
         expectRefusal("is a symbolic link") { forge in

@@ -7,6 +7,10 @@
 //   "forge DIR" dump: copy every file of DIR into the images directory (fd 3)
 //   "stray"     restore: leave a stopped child behind, not in the images
 //   "fail"      exit 1
+//   "swap NAME PATH FORGED"  restore: as a racing caller would, copy FORGED
+//               over PATH (the caller's own image file, already validated),
+//               then record whether NAME in the images directory criu reads
+//               (fd 3) is the forged file or the one that was validated
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -79,6 +83,26 @@ int main(int argc, char **argv) {
             if (outfd >= 0) close(outfd);
         }
         if (src) closedir(src);
+    }
+    if (is_restore && !strncmp(mode, "swap ", 5)) {
+        char name[128], target[256], forged[256];
+        if (sscanf(mode + 5, "%127s %255s %255s", name, target, forged) == 3) {
+            char a[65536], b[65536];
+            int f = open(forged, O_RDONLY), t = open(target, O_WRONLY | O_TRUNC);
+            ssize_t fn = f >= 0 ? read(f, a, sizeof a) : -1;
+            if (t >= 0 && fn > 0 && write(t, a, (size_t)fn) != fn) fn = -1;
+            if (t >= 0) close(t);
+            if (f >= 0) close(f);
+            int staged = openat(3, name, O_RDONLY);
+            ssize_t sn = staged >= 0 ? read(staged, b, sizeof b) : -1;
+            if (staged >= 0) close(staged);
+            FILE *rep = fopen(path, "a");
+            if (rep) {
+                fprintf(rep, "swapped=%s\n", fn > 0 ? "yes" : "no");
+                fprintf(rep, "staged-%s=%s\n", name, sn == fn && fn > 0 && !memcmp(a, b, (size_t)fn) ? "forged" : "validated");
+                fclose(rep);
+            }
+        }
     }
     if (is_restore && !strcmp(mode, "stray")) {
         pid_t p = fork();
