@@ -4,6 +4,8 @@ import LinuxSystem
 /// that later requests can take `--images-dir` alone: the job's reaper (PID
 /// and start time, which together identify it) and the job's root PID inside
 /// its namespace. `key=value` lines, written to a temporary name and renamed.
+/// The LSF method (integrations/lsf/echkpnt.criu) reads `reaper-pid` and
+/// `reaper-start-time` to match LSF's process group to the job: keep them.
 public struct JobRecord: Equatable, Sendable {
     public var reaperPID: Int32
     public var reaperStartTime: UInt64
