@@ -9,6 +9,18 @@ public struct CoreImage: Sendable {
     static let knownThreadCore: Set<UInt32> = Set(1...16)
     static let knownTaskCore: Set<UInt32> = Set(1...15).union([18, 20, 21, 22])
 
+    /// True if `bytes` is the core image criu writes for a zombie, and
+    /// nothing more: the architecture and a task core saying TASK_DEAD (2),
+    /// without thread_info, thread_core (so no credentials), or ids.
+    public static func isDeadTask(_ bytes: [UInt8]) -> Bool {
+        guard let core = try? ImageFile.single(bytes, magic: ImageKind.core(0).magic!),
+              (try? core.requireOnly([1, 3], in: "core")) != nil,
+              (try? core.requiredUInt32(1, "mtype")) == 1,
+              let tc = try? core.message(3, "tc"),
+              (try? tc.requireOnly(knownTaskCore, in: "task_core")) != nil else { return false }
+        return (try? tc.requiredUInt32(1, "task_state")) == 2
+    }
+
     /// Parses and checks one thread's core image. `isLeader`: the thread is
     /// the process's main thread (only that one carries the task core).
     public init(_ bytes: [UInt8], isLeader: Bool, who: String) throws(ImageError) {

@@ -55,7 +55,9 @@ public struct ImageValidator: Sendable {
 
         guard let pstreeBytes = try load("pstree.img") else { throw .malformed(file: "pstree.img", "missing") }
         let processes = try within("pstree.img") { () throws(ImageError) in
-            try ProcessEntry.readTree(pstreeBytes, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax)
+            try ProcessEntry.readTree(pstreeBytes, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax) {
+                (pid) throws(ImageError) in try load("core-\(pid).img").map(CoreImage.isDeadTask) ?? false
+            }
         }
         let pids = Set(processes.map(\.pid))
         var threadCount = 0
@@ -85,7 +87,7 @@ public struct ImageValidator: Sendable {
         // criu; refusing it keeps the set honest.
         for (name, kind) in kinds {
             switch kind {
-            case .core(let n) where !processes.contains(where: { $0.threads.contains(n) }):
+            case .core(let n) where !processes.contains(where: { $0.threads.contains(n) || ($0.isZombie && $0.pid == n) }):
                 throw .forbidden(file: name, "no such thread in pstree.img")
             case .mm(let n), .fs(let n), .ids(let n):
                 if !pids.contains(n) { throw .forbidden(file: name, "no such process in pstree.img") }
@@ -129,7 +131,9 @@ public struct ImageValidator: Sendable {
         do { pstree = try read("pstree.img") } catch { throw error.renamed("pstree.img") }
         let processes: [ProcessEntry]
         do {
-            processes = try ProcessEntry.readTree(pstree, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax)
+            processes = try ProcessEntry.readTree(pstree, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax) {
+                (pid) in (try? read("core-\(pid).img")).map(CoreImage.isDeadTask) ?? false
+            }
         } catch { throw error.renamed("pstree.img") }
         var threads = 0
         for process in processes {
@@ -150,7 +154,8 @@ public struct ImageValidator: Sendable {
 
     /// The number of processes in a pstree.img (for `list`).
     public func countProcesses(_ pstree: [UInt8]) throws(ImageError) -> Int {
-        try ProcessEntry.readTree(pstree, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax).count
+        // (Only counted: a process without threads is taken for a zombie.)
+        try ProcessEntry.readTree(pstree, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax) { _ in true }.count
     }
 
     // MARK: - Single images

@@ -4,8 +4,12 @@ public struct ProcessEntry: Sendable, Equatable {
     public var ppid: UInt32
     public var processGroup: UInt32
     public var session: UInt32
-    /// Thread ids; the process's own pid is among them.
+    /// Thread ids; the process's own pid is among them. Empty for a zombie.
     public var threads: [UInt32]
+    /// A zombie: criu recorded only its exit (a task core saying TASK_DEAD)
+    /// and restores it as a process that has exited. criu 4.1.1 writes one
+    /// arbitrary id as a zombie's thread, which nothing reads; it is dropped.
+    public var isZombie = false
 
     init(_ m: ProtobufMessage) throws(ImageError) {
         try m.requireOnly([1, 2, 3, 4, 5], in: "pstree_entry")
@@ -17,19 +21,26 @@ public struct ProcessEntry: Sendable, Equatable {
     }
 
     /// Reads and checks pstree.img: unique pids and thread ids, each
-    /// process's own pid among its threads, parents inside the tree, bounded sizes.
-    public static func readTree(_ bytes: [UInt8], maximumTasks: Int, maximumThreads: Int,
-                                pidMax: UInt32) throws(ImageError) -> [ProcessEntry] {
+    /// process's own pid among its threads, parents inside the tree, bounded
+    /// sizes. A process whose pid is not among its threads is accepted only
+    /// as a zombie: never the root, at most one (ignored) thread id, and only
+    /// if `isZombie(pid)` confirms it from the process's core image.
+    public static func readTree(_ bytes: [UInt8], maximumTasks: Int, maximumThreads: Int, pidMax: UInt32,
+                                isZombie: (UInt32) throws(ImageError) -> Bool) throws(ImageError) -> [ProcessEntry] {
         let messages = try ImageFile.entries(bytes, magic: ImageKind.pstree.magic!, maximumEntries: maximumTasks)
         var result: [ProcessEntry] = []
         var pids: Set<UInt32> = []
         var tids: Set<UInt32> = []
         for m in messages {
-            let entry = try ProcessEntry(m)
+            var entry = try ProcessEntry(m)
             guard entry.pid >= 1, entry.pid <= pidMax else { throw .malformed(file: "", "pid \(entry.pid) out of range") }
             guard pids.insert(entry.pid).inserted else { throw .malformed(file: "", "pid \(entry.pid) appears twice") }
-            guard entry.threads.contains(entry.pid) else {
-                throw .malformed(file: "", "pid \(entry.pid) is not among its own threads")
+            if !entry.threads.contains(entry.pid) {
+                guard !result.isEmpty, entry.threads.count <= 1, try isZombie(entry.pid) else {
+                    throw .malformed(file: "", "pid \(entry.pid) is not among its own threads")
+                }
+                entry.isZombie = true
+                entry.threads = []
             }
             for tid in entry.threads {
                 guard tid >= 1, tid <= pidMax else { throw .malformed(file: "", "thread \(tid) out of range") }

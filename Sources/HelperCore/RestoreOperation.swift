@@ -49,7 +49,7 @@ extension Session {
         //    anything, and if anything below fails, killing the reaper ends
         //    every restored task with it.
         let invocation = CriuInvocation.restore(shellJob: summary.needsShellJob, terminal: terminal)
-        let highest = summary.processes.flatMap(\.threads).max() ?? 300
+        let highest = (summary.processes.map(\.pid) + summary.processes.flatMap(\.threads)).max() ?? 300
         let namespace = try startCriuInNamespaces(invocation, criu: criu, staging: staging, lastPID: Int32(min(highest, UInt32(pidMax - 2))))
         let criuCode: Int32
         do { criuCode = try namespace.criuExitCode() } catch { criuCode = -1 }

@@ -56,10 +56,12 @@ public final class ProcessTree {
                 queue.append((child, pid))
             }
         }
-        let tree = ProcessTree(tasks: tasks)
-        // The whole set was alive at once at the end: no PID in it was reused.
-        for task in tasks where !task.pin.isAlive { throw .vanished(task.pid) }
-        return tree
+        // The root is still the process that was checked: criu gets its PID.
+        // A child that has exited since (and been reaped) is no longer in
+        // the tree criu will freeze; a process forked since is checked by the
+        // kernel at the seize and by the post-dump check of its credentials.
+        guard tasks[0].pin.isAlive else { throw .vanished(rootPID) }
+        return ProcessTree(tasks: tasks.filter { $0.pid == rootPID || $0.pin.isAlive })
     }
 
     private static func pinAndCheck(pid: Int32, expectedParent: Int32?, proc: ProcFilesystem,
@@ -100,7 +102,14 @@ public final class ProcessTree {
             throw .unreadable(pid: pid, what: "\(error)")
         }
         try checkCredentials(status, pid: pid, tid: pid, policy: policy)
-        if !status.isZombie { try checkAttributes(proc: proc, path: "\(pid)", pid: pid, tid: pid, policy: policy) }
+        if !status.isZombie {
+            do {
+                try checkAttributes(proc: proc, path: "\(pid)", pid: pid, tid: pid, policy: policy)
+            } catch {
+                guard !isRoot, hasExited(proc: proc, path: "\(pid)") else { throw error }
+                if !pin.isAlive { return nil }
+            }
+        }
         for tid in threadIDs where tid != pid {
             let threadStatus: TaskStatus
             do {
@@ -113,10 +122,24 @@ public final class ProcessTree {
             }
             try checkCredentials(threadStatus, pid: pid, tid: tid, policy: policy)
             if !threadStatus.isZombie {
-                try checkAttributes(proc: proc, path: "\(pid)/task/\(tid)", pid: pid, tid: tid, policy: policy)
+                do {
+                    try checkAttributes(proc: proc, path: "\(pid)/task/\(tid)", pid: pid, tid: tid, policy: policy)
+                } catch {
+                    guard hasExited(proc: proc, path: "\(pid)/task/\(tid)") else { throw error }
+                }
             }
         }
         return PinnedTask(pid: pid, pin: pin, status: status, stat: stat, threads: threadIDs)
+    }
+
+    /// A task (or thread) of the tree that ended while it was checked: its
+    /// status is gone, or shows a zombie or a task without memory (past
+    /// exit_mm, whose /proc files are root's as if it were not dumpable).
+    /// It can never run again, so what it was checked for no longer matters;
+    /// only a child is let go like this, never the root criu is given.
+    private static func hasExited(proc: ProcFilesystem, path: String) -> Bool {
+        guard let text = try? proc.read("\(path)/status"), let now = try? TaskStatus.parse(text) else { return true }
+        return now.isZombie || !now.hasMemory
     }
 
     private static func checkCredentials(_ s: TaskStatus, pid: Int32, tid: Int32, policy: TreePolicy) throws(TreeRefusal) {

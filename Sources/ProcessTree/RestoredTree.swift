@@ -43,6 +43,14 @@ public final class RestoredTree {
                     return fail("process \(inner) was restored but is not in the images")
                 }
                 outer[inner] = pid
+                // A zombie in the images (no threads) is restored as one:
+                // it can never run, and its credentials are whatever it died
+                // with (criu's, before they were set). Nothing else about it
+                // matters; anything but a zombie is refused.
+                if threads.isEmpty {
+                    guard status.isZombie else { return fail("restored task \(inner) should be a zombie, but is in state \(status.state)") }
+                    continue
+                }
                 let taskDir = try proc.openDirectory("\(pid)/task")
                 var present: Set<Int32> = []
                 for name in try taskDir.entries() {

@@ -24,6 +24,10 @@ public struct TaskStatus: Equatable, Sendable {
     /// "SigPnd:" | "ShdPnd:": signals pending for the thread or its process
     /// (0 where the lines are missing).
     public var pendingSignals: UInt64 = 0
+    /// "VmSize:" is present: the task has its memory. A task that is not a
+    /// kernel thread loses it only on its way out (exit_mm), for good; its
+    /// /proc files then turn root's, as a non-dumpable task's do.
+    public var hasMemory: Bool = true
 
     /// The PID as the task's own PID namespace numbers it.
     public var innermostPID: Int32 { namespacePIDs.last ?? pid }
@@ -101,7 +105,8 @@ public struct TaskStatus: Equatable, Sendable {
             noNewPrivs: nnp == 1,
             kernelThread: kthread,
             namespacePIDs: nspid,
-            pendingSignals: pending
+            pendingSignals: pending,
+            hasMemory: fields["VmSize"] != nil
         )
     }
 }

@@ -108,6 +108,39 @@ struct LifecycleTests {
         }
     }
 
+    @Test("a job with a zombie child is checkpointed and restored, the zombie as a zombie")
+    func zombieChild() throws {
+        let dir = User.alice.scratch("zombie")
+        // sh forks a child that exits at once, then becomes sleep, which never reaps it.
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- sh -c 'sleep 0 & exec sleep 600' >/dev/null 2>&1 &)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x sleep") }
+        #expect(eventually { Shell.root("ps -o stat= -u \(User.alice.uid) -C sleep").stdout.contains("Z") }, "a zombie exists")
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        #expect(dump.status == 0, "\(dump)")
+        #expect(dump.message.contains("dumped 2 tasks (1 thread)"), "\(dump.message)")
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        let outer = try #require(Int32(restore.stdout.split(separator: "\n").last ?? ""))
+        #expect(status(outer).contains("State:\tS"), "the root runs on: \(status(outer))")
+        let children = Shell.root("cat /proc/\(outer)/task/\(outer)/children").stdout.split(separator: " ").compactMap { Int32($0) }
+        #expect(children.count == 1 && status(children[0]).contains("State:\tZ"), "the zombie is back as a zombie: \(children)")
+    }
+
+    @Test("a job whose children come and go (a fork loop) is checkpointed every time")
+    func churningChildren() {
+        let dir = User.alice.scratch("churn")
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- sh -c 'while :; do /bin/true; done' >/dev/null 2>&1 &)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x sh") }
+        usleep(500_000)
+        // Children exit (and turn their /proc files root's) while the tree is checked.
+        var failures: [String] = []
+        for _ in 1...12 {
+            let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running --keep 1")
+            if dump.status != 0 { failures.append(dump.message) }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
     @Test("a job started before the helper was upgraded (reinstalled) can still be checkpointed")
     func dumpAfterUpgrade() throws {
         let dir = User.alice.scratch("upgrade")

@@ -124,9 +124,16 @@ struct ImageValidationTests {
             Wire.encode([.init(number: 1, value: .varint(pid)), .init(number: 2, value: .varint(ppid)), .init(number: 3, value: .varint(pid)),
                          .init(number: 4, value: .varint(pid))] + (threads ?? [pid]).map { .init(number: 5, value: .varint($0)) })
         }
-        func read(_ entries: [[UInt8]], max: Int = 10) throws(ImageError) -> [ProcessEntry] {
-            try ProcessEntry.readTree(Wire.image(magic: 0x5027_3030, entries: entries), maximumTasks: max, maximumThreads: 100, pidMax: 32768)
+        func read(_ entries: [[UInt8]], max: Int = 10, zombies: Set<UInt32> = []) throws(ImageError) -> [ProcessEntry] {
+            try ProcessEntry.readTree(Wire.image(magic: 0x5027_3030, entries: entries), maximumTasks: max, maximumThreads: 100,
+                                      pidMax: 32768) { zombies.contains($0) }
         }
+        // A zombie, as criu 4.1.1 writes it (one arbitrary thread id), confirmed by its core.
+        let withZombie = try? read([entry(10, 1), entry(11, 10, threads: [80])], zombies: [11])
+        #expect(withZombie?.map(\.isZombie) == [false, true] && withZombie?[1].threads == [])
+        #expect(throws: ImageError.self) { try read([entry(10, 1), entry(11, 10, threads: [80])]) }
+        #expect(throws: ImageError.self) { try read([entry(10, 1, threads: [80])], zombies: [10]) }
+        #expect(throws: ImageError.self) { try read([entry(10, 1), entry(11, 10, threads: [80, 81])], zombies: [11]) }
         #expect((try? read([entry(10, 1), entry(11, 10)]))?.count == 2)
         #expect(throws: ImageError.self) { try read([entry(10, 1), entry(10, 1)]) }
         #expect(throws: ImageError.self) { try read([entry(10, 1), entry(11, 99)]) }
@@ -134,5 +141,21 @@ struct ImageValidationTests {
         #expect(throws: ImageError.self) { try read([entry(10, 1), entry(11, 10, threads: [11, 10])]) }
         #expect(throws: ImageError.self) { try read([entry(40000, 1)]) }
         #expect(throws: ImageError.self) { try read((0..<11).map { entry(UInt64(100 + $0), $0 == 0 ? 1 : 100) }) }
+    }
+
+    @Test("a zombie's core: a task core saying TASK_DEAD and nothing else")
+    func deadTaskCore() {
+        let magic = ImageKind.core(0).magic!
+        func core(state: UInt64, extra: [ProtobufMessage.Field] = []) -> [UInt8] {
+            let tc = Wire.encode([.init(number: 1, value: .varint(state)), .init(number: 2, value: .varint(0)),
+                                  .init(number: 3, value: .varint(0)), .init(number: 4, value: .varint(0)),
+                                  .init(number: 5, value: .varint(0)), .init(number: 6, value: .bytes(ArraySlice("sleep".utf8)))])
+            return Wire.image(magic: magic, entries: [Wire.encode([.init(number: 1, value: .varint(1)), .init(number: 3, value: .bytes(ArraySlice(tc)))] + extra)])
+        }
+        #expect(CoreImage.isDeadTask(core(state: 2)))
+        #expect(!CoreImage.isDeadTask(core(state: 1)), "alive")
+        #expect(!CoreImage.isDeadTask(core(state: 2, extra: [.init(number: 5, value: .bytes([]))])), "with a thread_core")
+        #expect(!CoreImage.isDeadTask(core(state: 2, extra: [.init(number: 3, value: .bytes([8, 2]))])), "a second task core")
+        #expect(!CoreImage.isDeadTask(Array(core(state: 2).dropLast(2))), "truncated")
     }
 }

@@ -13,7 +13,7 @@ struct ProcTests {
     static let myGroup = UInt32(getgid())
 
     static func status(uid: UInt32 = me, gid: UInt32 = myGroup, groups: String = "\(myGroup)", capPrm: String = "0000000000000000",
-                       nnp: Int = 1, pid: Int32 = 100, tgid: Int32? = nil, ppid: Int32 = 1) -> String {
+                       nnp: Int = 1, pid: Int32 = 100, tgid: Int32? = nil, ppid: Int32 = 1, memory: Bool = true) -> String {
         """
         Name:\tjob
         State:\tS (sleeping)
@@ -31,6 +31,7 @@ struct ProcTests {
         CapAmb:\t0000000000000000
         NoNewPrivs:\t\(nnp)
         Kthread:\t0
+        \(memory ? "VmSize:\t    2304 kB" : "")
 
         """
     }
@@ -139,6 +140,33 @@ struct ProcTests {
             guard case .failure(let refusal) = result else { Issue.record("accepted"); continue }
             #expect(refusal == expected)
         }
+    }
+
+    @Test("a child that ends while it is checked is let go; a live one that cannot be read, or the root, is refused")
+    func childEndingDuringCheck() throws {
+        // /proc/101/fd gone and no memory: the child is on its way out.
+        let exiting = try inspect { root in
+            try? FileManager.default.removeItem(atPath: "\(root)/101/fd")
+            try? ProcTests.status(pid: 101, ppid: 100, memory: false).write(toFile: "\(root)/101/status", atomically: true, encoding: .utf8)
+        }
+        #expect((try? exiting.get())?.tasks.map(\.pid) == [100, 101], "\(exiting)")
+        // The same with its memory still there: refused.
+        let live = try inspect { root in try? FileManager.default.removeItem(atPath: "\(root)/101/fd") }
+        guard case .failure(.unreadable(let pid, _)) = live else { Issue.record("accepted: \(live)"); return }
+        #expect(pid == 101)
+        // The root is never let go.
+        let rootExiting = try inspect { root in
+            try? FileManager.default.removeItem(atPath: "\(root)/100/fd")
+            try? ProcTests.status(pid: 100, memory: false).write(toFile: "\(root)/100/status", atomically: true, encoding: .utf8)
+        }
+        guard case .failure(.unreadable(let rootPID, _)) = rootExiting else { Issue.record("accepted: \(rootExiting)"); return }
+        #expect(rootPID == 100)
+        // An exiting thread is let go too.
+        let thread = try inspect { root in
+            try? FileManager.default.removeItem(atPath: "\(root)/101/task/102/fd")
+            try? ProcTests.status(pid: 102, tgid: 101, ppid: 100, memory: false).write(toFile: "\(root)/101/task/102/status", atomically: true, encoding: .utf8)
+        }
+        #expect((try? thread.get()) != nil, "\(thread)")
     }
 
     @Test("pid 1 and a thread id given as the root are refused")
