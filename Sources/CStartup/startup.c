@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,10 +21,12 @@ static char *const *caller_environment = empty_environment;
 static char *const *caller_arguments = empty_environment;
 static int caller_argument_count = 0;
 static int startup_failure = 0;
+static int limits_failure = 0;
 
 char *const *chs_caller_environment(void) { return caller_environment; }
 char *const *chs_caller_arguments(int *count) { *count = caller_argument_count; return caller_arguments; }
 int chs_startup_failure(void) { return startup_failure; }
+int chs_limits_failure(void) { return limits_failure; }
 
 // glibc passes (argc, argv, envp) to constructors. The arguments are kept
 // here because the Swift runtime finds them by walking back from `environ`,
@@ -69,4 +72,25 @@ static void chs_sanitize_at_start(int argc, char **argv, char **envp)
 
     // 5. Files the helper creates are the caller's but private.
     umask(077);
+
+    // 6. Resource limits set low enough to stop the helper halfway (a write
+    //    killed by SIGXFSZ, no descriptor for the next file, a stack that
+    //    cannot grow): each soft limit goes up to its hard one, as the caller
+    //    could do itself. A hard limit still below what the helper needs is
+    //    refused before anything is done.
+    static const struct { int resource; rlim_t minimum; } needed[] = {
+        { RLIMIT_FSIZE, 64UL << 20 },
+        { RLIMIT_NOFILE, 256 },
+        { RLIMIT_STACK, 4UL << 20 },
+    };
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+        struct rlimit limit;
+        if (getrlimit(needed[i].resource, &limit) != 0) { limits_failure = 1; continue; }
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(needed[i].resource, &limit) != 0) limits_failure = 1;
+        if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed[i].minimum) limits_failure = 1;
+    }
+    // The refusal is still to be written (to stderr, maybe a file): a write
+    // over the limit must fail rather than kill the helper before it is said.
+    if (limits_failure) signal(SIGXFSZ, SIG_IGN);
 }

@@ -6,6 +6,10 @@ enum StartupState {
     /// closed, or the process could not be made non-dumpable.
     static var failed: Bool { chs_startup_failure() != 0 }
 
+    /// A hard limit on file size, descriptors or stack is too low (soft
+    /// limits were raised to the hard ones).
+    static var limitsTooLow: Bool { chs_limits_failure() != 0 }
+
     /// argv as the kernel passed it (the Swift runtime's CommandLine finds
     /// argv through `environ`, which the constructor replaced).
     static func arguments() -> [String] {

@@ -6,7 +6,8 @@
 // The privileged path, top to bottom. Before this file runs, the C
 // constructor in CStartup/startup.c has already made descriptors 0-2 valid,
 // closed every other inherited descriptor, emptied the environment, made the
-// process non-dumpable and set RLIMIT_CORE to 0.
+// process non-dumpable, set RLIMIT_CORE to 0 and raised the soft limits on
+// file size, descriptors and stack to their hard limits.
 
 import CapabilityGuard
 import HelperCore
@@ -15,6 +16,11 @@ import LinuxSystem
 // 1. Hygiene that had to happen before Swift ran must have worked.
 if StartupState.failed {
     Startup.fail(.internalError("start-up hygiene failed (descriptors 0-2, dumpability)"))
+}
+// The constructor raised the soft limits to the hard ones; a hard limit
+// too low to finish a request is refused before anything is done.
+if StartupState.limitsTooLow {
+    Startup.fail(.unavailable("resource limits too low: criu-helper needs hard limits of at least 64 MiB file size, 256 descriptors and 4 MiB stack"))
 }
 let argv = StartupState.arguments()
 guard let argv0 = argv.first, !argv0.isEmpty else {

@@ -55,6 +55,32 @@ struct HygieneTests {
         #expect(report.contains("fd=0 /dev/null"))
     }
 
+    @Test("hostile resource limits: soft ones are raised and the request works; hard ones too low are refused (69), audited, nothing done")
+    func hostileLimits() throws {
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/limits.out"))
+        defer { job.kill() }
+        // Soft limits only (prlimit SOFT:): a file size of 1 byte would kill
+        // the helper with SIGXFSZ at its first log line, 5 descriptors would
+        // run out before criu starts.
+        let soft = User.alice.scratch("limits-soft")
+        let raised = Shell.user(.alice, "prlimit --fsize=1: --nofile=5: --stack=200000: \(E2E.helper) dump --pid \(job.pid) --images-dir \(soft) --leave-running")
+        #expect(raised.status == 0, "\(raised)")
+        for limit in ["--fsize=1", "--nofile=5", "--stack=200000"] {
+            let dir = User.alice.scratch("limits-hard")
+            let audit = AuditLog.mark()
+            let run = Shell.user(.alice, "prlimit \(limit) \(E2E.helper) dump --pid \(job.pid) --images-dir \(dir)")
+            #expect(run.status == 69, "\(limit): \(run)")
+            // (With a hard file size limit of 1 byte, the line cannot be
+            // written to the test's stderr file: its exit code and audit
+            // record still say it.)
+            if limit != "--fsize=1" {
+                #expect(run.message.hasPrefix("criu-helper: unavailable: resource limits too low"), "\(limit): \(run.message)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir), "\(limit): nothing done")
+            #expect(!audit.records(containing: "resource limits too low").isEmpty, "\(limit): audited")
+        }
+    }
+
     @Test("argc 0 is refused (exit 64) and audited")
     func argcZero() {
         let audit = AuditLog.mark()

@@ -12,4 +12,7 @@ extern char *const *chs_caller_environment(void);
 extern char *const *chs_caller_arguments(int *count);
 /// Non-zero when start-up hygiene could not be established.
 extern int chs_startup_failure(void);
+/// Non-zero when a hard resource limit (file size, descriptors, stack) is
+/// below what the helper needs.
+extern int chs_limits_failure(void);
 #endif
