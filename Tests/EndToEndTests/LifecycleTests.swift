@@ -270,16 +270,22 @@ struct LifecycleTests {
         #expect(Shell.root("ls \(dir) 2>/dev/null | grep '^g0'").stdout.isEmpty)
     }
 
-    @Test("values from the caller are encoded in audit records: no forged fields")
+    @Test("values from the caller are encoded in audit records: no forged fields or records")
     func auditEncoding() throws {
-        let evil = "\(User.alice.home)/e2e/x res=success acct=root"
-        Shell.root("rm -rf '\(evil)'")
-        let audit = AuditLog.mark()
-        let run = Shell.user(.alice, "\(E2E.helper) dump --pid 1 --images-dir '\(evil)'")
-        #expect(run.status == 77)
-        let records = audit.records(containing: evil)
-        #expect(records.count >= 1, "\(records)")
-        #expect(records.allSatisfy { !$0.contains("acct=root") && !$0.contains("res=success") && $0.contains("res=failed'") }, "\(records)")
+        // Spaces and a quote (a refused request), then a newline as well
+        // (not a usable path: a usage error, its arguments recorded): each
+        // would let a raw value forge fields or whole records.
+        for (evil, code) in [("\(User.alice.home)/e2e/x\" res=success acct=root", Int32(77)),
+                             ("\(User.alice.home)/e2e/x\" res=success\ntype=USER_CMD acct=root", 64)] {
+            Shell.root("rm -rf '\(evil)'")
+            let audit = AuditLog.mark()
+            let run = Shell.user(.alice, "\(E2E.helper) dump --pid 1 --images-dir '\(evil)'")
+            #expect(run.status == code, "\(run)")
+            let records = audit.records(containing: evil)
+            #expect(records.count >= 1, "\(records)")
+            #expect(records.allSatisfy { !$0.contains("acct=root") && !$0.contains("res=success") && $0.contains("res=failed'") }, "\(records)")
+        }
+        #expect(!lines(AuditLog.path).contains { $0.hasPrefix("type=USER_CMD acct=root") }, "no record line of the caller's making")
     }
 
     @Test("a restore that leaves a stray task behind is refused, and nothing of it survives")
