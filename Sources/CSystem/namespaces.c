@@ -211,6 +211,14 @@ static void reaper(const struct chs_namespace_attr *a, pid_t helper)
         if (a->control_fd >= 0) close(a->control_fd);
         exec_child(a);
     }
+    // The reaper outlives the helper (a detached restore, a job whose `run`
+    // is gone) and must not hold the caller's stdio open meanwhile: a
+    // `pid=$(criu-helper restore ...)` would wait for the job to end.
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        for (int fd = 0; fd <= 2; fd++) dup2(null, fd);
+        if (null > 2) close(null);
+    }
     report.child = child;
     write_all(a->report_fd, &report, sizeof report);
 

@@ -46,6 +46,22 @@ struct LifecycleTests {
         #expect(audit.records(containing: dir).filter { $0.contains("res=success") }.count >= 4, "decision and outcome of dump and restore")
     }
 
+    @Test("restore's output can be captured: $(criu-helper restore ...) returns while the restored job runs on")
+    func restoreOutputCaptured() throws {
+        let dir = User.alice.scratch("capture")
+        let out = "\(User.alice.home)/e2e/capture.out"
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
+        #expect(eventually { counter(out) >= 1 })
+        #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
+        // The job's namespace init must not keep the helper's stdout (the pipe
+        // of $(...)) or stderr open: the shell would wait for the job to end.
+        let run = Shell.user(.alice, "pid=$(timeout 20 \(E2E.helper) restore --images-dir \(dir) 2>&1 | tail -n 1); echo \"pid=$pid\"", timeout: 30)
+        let pid = Int32(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "pid=", with: ""))
+        #expect(pid != nil, "\(run)")
+        if let pid { #expect(status(pid).contains("ch-count"), "the restored job runs on") }
+    }
+
     @Test("run -> dump -> restore, while the original job (same PIDs) still runs")
     func restoreWhileOldPIDExists() throws {
         let dir = User.alice.scratch("run")
