@@ -14,6 +14,13 @@ struct LifecycleTests {
         Shell.root("pgrep -u \(User.alice.uid) -x \(name)").stdout.split(separator: "\n").compactMap { Int32($0) }
     }
 
+    /// Starts a counting job of alice's under `criu-helper run --images-dir
+    /// dir`, its output to `out`; true once it has counted.
+    func startCountingJob(_ dir: String, out: String) -> Bool {
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
+        return eventually { counter(out) >= 1 }
+    }
+
     func status(_ pid: Int32) -> String { (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? "" }
 
     @Test("dump --pid then restore: the count goes on; the restored task is alice's, without capabilities, in a new PID namespace")
@@ -50,9 +57,8 @@ struct LifecycleTests {
     func restoreOutputCaptured() throws {
         let dir = User.alice.scratch("capture")
         let out = "\(User.alice.home)/e2e/capture.out"
-        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
-        #expect(eventually { counter(out) >= 1 })
+        #expect(startCountingJob(dir, out: out))
         #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
         // The job's namespace init must not keep the helper's stdout (the pipe
         // of $(...)) or stderr open: the shell would wait for the job to end.
@@ -111,8 +117,7 @@ struct LifecycleTests {
         for round in 1...4 {
             let dir = User.alice.scratch("end\(round)")
             let out = "\(User.alice.home)/e2e/end\(round).out"
-            Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
-            #expect(eventually { counter(out) >= 1 })
+            #expect(startCountingJob(dir, out: out))
             // criu runs inside the job's PID namespace: had it killed the job
             // itself, the namespace's end could kill criu before it is done.
             let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
@@ -161,9 +166,8 @@ struct LifecycleTests {
     func dumpAfterUpgrade() throws {
         let dir = User.alice.scratch("upgrade")
         let out = "\(User.alice.home)/e2e/upgrade.out"
-        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
-        #expect(eventually { counter(out) >= 1 })
+        #expect(startCountingJob(dir, out: out))
         // What an upgrade does: a new file renamed over the installed one.
         let reinstall = Shell.root("install/setcap.sh")
         #expect(reinstall.status == 0, "\(reinstall)")
