@@ -11,13 +11,18 @@ public struct CoreImage: Sendable {
 
     /// True if `bytes` is the core image criu writes for a zombie, and
     /// nothing more: the architecture and a task core saying TASK_DEAD (2),
-    /// without thread_info, thread_core (so no credentials), or ids.
+    /// without thread_info, thread_core (so no credentials), ids, a cgroup
+    /// set or a seccomp mode.
     public static func isDeadTask(_ bytes: [UInt8]) -> Bool {
         guard let core = try? ImageFile.single(bytes, magic: ImageKind.core(0).magic!),
               (try? core.requireOnly([1, 3], in: "core")) != nil,
               (try? core.requiredUInt32(1, "mtype")) == 1,
               let tc = try? core.message(3, "tc"),
               (try? tc.requireOnly(knownTaskCore, in: "task_core")) != nil else { return false }
+        // As for a live task: no cgroup set, no seccomp mode.
+        for (field, name) in [(UInt32(9), "cg_set"), (11, "old_seccomp_mode")] {
+            do { if let value = try tc.uint32(field, name), value != 0 { return false } } catch { return false }
+        }
         return (try? tc.requiredUInt32(1, "task_state")) == 2
     }
 

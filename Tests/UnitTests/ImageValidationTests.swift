@@ -157,5 +157,11 @@ struct ImageValidationTests {
         #expect(!CoreImage.isDeadTask(core(state: 2, extra: [.init(number: 5, value: .bytes([]))])), "with a thread_core")
         #expect(!CoreImage.isDeadTask(core(state: 2, extra: [.init(number: 3, value: .bytes([8, 2]))])), "a second task core")
         #expect(!CoreImage.isDeadTask(Array(core(state: 2).dropLast(2))), "truncated")
+        func deadWith(_ field: UInt32) -> [UInt8] {
+            let tc = Wire.encode([.init(number: 1, value: .varint(2)), .init(number: 2, value: .varint(0)), .init(number: field, value: .varint(3))])
+            return Wire.image(magic: magic, entries: [Wire.encode([.init(number: 1, value: .varint(1)), .init(number: 3, value: .bytes(ArraySlice(tc)))])])
+        }
+        #expect(!CoreImage.isDeadTask(deadWith(9)), "a cgroup set")
+        #expect(!CoreImage.isDeadTask(deadWith(11)), "a seccomp mode")
     }
 }
