@@ -184,6 +184,20 @@ struct ForgedImageTests {
         #expect(run.status != 0, "\(run)")
     }
 
+    @Test("a forged zombie: a child without threads, with no core or a core that is not a zombie's")
+    func forgedZombie() {
+        let r = root
+        let child = ProtobufMessage(fields: [.init(number: 1, value: .varint(9999)), .init(number: 2, value: .varint(UInt64(r))),
+                                             .init(number: 3, value: .varint(UInt64(r))), .init(number: 4, value: .varint(UInt64(r))),
+                                             .init(number: 5, value: .varint(80))])
+        expectRefusal("pid 9999 is not among its own threads") { $0.rewrite("pstree.img") { $0 + [child] } }
+        // The root's own (live) core under the child's name is not a zombie's.
+        expectRefusal("pid 9999 is not among its own threads") { forge in
+            forge.rewrite("pstree.img") { $0 + [child] }
+            forge.write("core-9999.img", forge.read("core-\(r).img"))
+        }
+    }
+
     @Test("a symbolic link in the generation instead of a page file")
     func symlinkedPages() {
         expectRefusal("is a symbolic link") { forge in
