@@ -110,6 +110,20 @@ static void reopen_stdio_by_path(void)
     }
 }
 
+/// Closes every descriptor from 3 up but `keep` and `other` (-1: none).
+static void close_all_but(int keep, int other)
+{
+    int low = keep < other ? keep : other, high = keep < other ? other : keep;
+    unsigned from = 3;
+    for (int k = 0; k < 2; k++) {
+        int fd = k == 0 ? low : high;
+        if (fd < 3) continue;
+        if ((unsigned)fd > from) syscall(SYS_close_range, from, (unsigned)fd - 1, 0);
+        from = (unsigned)fd + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0);
+}
+
 static int exit_code_of(int status)
 {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -212,13 +226,16 @@ static void reaper(const struct chs_namespace_attr *a, pid_t helper)
         exec_child(a);
     }
     // The reaper outlives the helper (a detached restore, a job whose `run`
-    // is gone) and must not hold the caller's stdio open meanwhile: a
-    // `pid=$(criu-helper restore ...)` would wait for the job to end.
+    // is gone) and keeps nothing of the helper's: not the caller's stdio (a
+    // `pid=$(criu-helper restore ...)` would wait for the job to end), not
+    // the images directory (its lock would refuse every later request), not
+    // the audit socket or criu's descriptor. Only its two pipes to the helper.
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
         for (int fd = 0; fd <= 2; fd++) dup2(null, fd);
         if (null > 2) close(null);
     }
+    close_all_but(a->report_fd, a->control_fd);
     report.child = child;
     write_all(a->report_fd, &report, sizeof report);
 

@@ -68,6 +68,31 @@ struct LifecycleTests {
         if let pid { #expect(status(pid).contains("ch-count"), "the restored job runs on") }
     }
 
+    @Test("a restored job is checkpointed and restored again, three times; its namespace's init keeps no descriptor of the helper's")
+    func repeatedCycles() throws {
+        let dir = User.alice.scratch("cycles")
+        let out = "\(User.alice.home)/e2e/cycles.out"
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
+        #expect(startCountingJob(dir, out: out))
+        var root: Int32 = 0
+        for round in 1...3 {
+            let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+            #expect(dump.status == 0, "round \(round): \(dump)")
+            let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+            #expect(restore.status == 0, "round \(round): \(restore)")
+            root = Int32(restore.stdout.split(separator: "\n").last ?? "") ?? 0
+            let before = counter(out)
+            #expect(eventually { counter(out) > before }, "round \(round): the count goes on")
+        }
+        let numbers = lines(out).compactMap(Int.init)
+        #expect(numbers == Array(0...(numbers.last ?? 0)), "one count across three restores: \(numbers)")
+        // The restored job's reaper (its parent): nothing but /dev/null, no
+        // images directory (whose lock refused the next dump), no audit socket.
+        let reaper = Shell.root("awk '/^PPid:/ {print $2}' /proc/\(root)/status").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let fds = Shell.root("for f in /proc/\(reaper)/fd/*; do readlink $f; done").stdout.split(separator: "\n")
+        #expect(!fds.isEmpty && fds.allSatisfy { $0 == "/dev/null" }, "reaper \(reaper) holds \(fds)")
+    }
+
     @Test("run -> dump -> restore, while the original job (same PIDs) still runs")
     func restoreWhileOldPIDExists() throws {
         let dir = User.alice.scratch("run")
