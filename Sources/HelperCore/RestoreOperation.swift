@@ -96,9 +96,11 @@ extension Session {
         guard request.wait else {
             return Outcome(summary: summaryLine, output: [String(rootOutside)], auditFields: fields)
         }
-        // --wait: stay with the job like `run` does.
+        // --wait: stay with the job like `run` does. The lock was for the
+        // restore; a checkpoint of the job takes it again (as under `run`).
         Kernel.writeError("criu-helper: \(summaryLine)\n")
         Kernel.writeOutput("\(rootOutside)\n")
+        dir.unlock()
         try dropAllCapabilities()
         let status = waitForJob(reaper: namespace.reaper, root: rootOutside)
         JobLog.append("restore generation=\(generation): job ended (\(status))", in: dir.fd)

@@ -68,7 +68,7 @@ struct LifecycleTests {
         if let pid { #expect(status(pid).contains("ch-count"), "the restored job runs on") }
     }
 
-    @Test("a restored job is checkpointed and restored again, three times; its namespace's init keeps no descriptor of the helper's")
+    @Test("a restored job is checkpointed and restored again, with and without --wait; its namespace's init keeps no descriptor of the helper's")
     func repeatedCycles() throws {
         let dir = User.alice.scratch("cycles")
         let out = "\(User.alice.home)/e2e/cycles.out"
@@ -84,13 +84,20 @@ struct LifecycleTests {
             let before = counter(out)
             #expect(eventually { counter(out) > before }, "round \(round): the count goes on")
         }
-        let numbers = lines(out).compactMap(Int.init)
-        #expect(numbers == Array(0...(numbers.last ?? 0)), "one count across three restores: \(numbers)")
         // The restored job's reaper (its parent): nothing but /dev/null, no
         // images directory (whose lock refused the next dump), no audit socket.
         let reaper = Shell.root("awk '/^PPid:/ {print $2}' /proc/\(root)/status").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let fds = Shell.root("for f in /proc/\(reaper)/fd/*; do readlink $f; done").stdout.split(separator: "\n")
         #expect(!fds.isEmpty && fds.allSatisfy { $0 == "/dev/null" }, "reaper \(reaper) holds \(fds)")
+        // Restored with --wait (what the scheduler wrappers do): the waiting
+        // helper must not keep the directory locked against the next dump.
+        #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
+        Shell.user(.alice, "(\(E2E.helper) restore --images-dir \(dir) --wait >/dev/null 2>&1 &)")
+        #expect(eventually { !pids(named: "ch-count").isEmpty })
+        let waited = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running")
+        #expect(waited.status == 0, "a dump while restore --wait waits: \(waited)")
+        let numbers = lines(out).compactMap(Int.init)
+        #expect(numbers == Array(0...(numbers.last ?? 0)), "one count across four restores: \(numbers)")
     }
 
     @Test("run -> dump -> restore, while the original job (same PIDs) still runs")

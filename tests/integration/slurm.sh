@@ -5,7 +5,7 @@
 # criu-helper and real criu. Run as root after tests/run.sh's set-up.
 #
 #   1. a counting job, signalled with `scancel --batch --signal=USR1`, is
-#      checkpointed, requeues itself and resumes: one uninterrupted count;
+#      checkpointed, requeues itself and resumes, twice: one uninterrupted count;
 #   2. a job whose checkpoint is refused goes on to its normal end, with a
 #      clear line, and is not requeued;
 #   3. a requeue without a checkpoint starts the job from the beginning.
@@ -73,29 +73,35 @@ counted_past() { n=$(last_number "$1"); [ "${n:-0}" -ge "$2" ]; }
 # The numbers in the output are exactly 0, 1, ..., $2, each once, in order.
 one_count() { grep -E '^[0-9]+$' "$1" | awk -v n="$2" 'NR - 1 != $1 { bad = 1 } END { exit bad || NR != n + 1 }'; }
 
-echo "== slurm: checkpoint on USR1, requeue, resume"
+echo "== slurm: checkpoint on USR1, requeue, resume; twice"
 out=$work/count.out
-job=$(as_user sbatch --parsable -J ck -o "$out" job.sbatch 300)
+job=$(as_user sbatch --parsable -J ck -o "$out" job.sbatch 500)
 check "job $job submitted as $user" test -n "$job"
 check "job $job counts" wait_for 30 counted_past "$out" 20
-as_user scancel --batch --signal=USR1 "$job"
 before=$(date +%s)
-check "the checkpoint is written" wait_for 30 grep -q 'checkpoint written' "$out"
-check "the job requeues itself" wait_for 30 grep -q "requeued job $job" "$out"
-check "Slurm starts the job again (restart 1)" wait_for 90 grep -q 'restart 1 of job' "$out"
-check "the restarted job resumes the checkpoint" wait_for 30 grep -q 'criu-helper: restored ' "$out"
+for round in 1 2; do
+	as_user scancel --batch --signal=USR1 "$job"
+	check "checkpoint $round is written" wait_for 30 sh -c "[ \$(grep -c 'checkpoint written' '$out') -ge $round ]"
+	check "the job requeues itself ($round)" wait_for 30 sh -c "[ \$(grep -c 'requeued job $job' '$out') -ge $round ]"
+	check "Slurm starts the job again (restart $round)" wait_for 90 grep -q "restart $round of job" "$out"
+	check "the restarted job resumes checkpoint $round" wait_for 30 sh -c "[ \$(grep -c 'criu-helper: restored ' '$out') -ge $round ]"
+	if [ "$round" = 1 ]; then
+		n=$(last_number "$out")
+		check "the resumed job counts on (past $n)" wait_for 30 counted_past "$out" $((n + 10))
+	fi
+done
 check "the resumed job ends with status 0" wait_for 90 grep -q 'job ended with status 0' "$out"
-check "job $job completes, restarted once" \
-	wait_for 30 sh -c "scontrol show job $job | grep -q 'JobState=COMPLETED.*' && scontrol show job $job | grep -q 'Restarts=1'"
-if one_count "$out" 300; then
-	ok "the output holds one uninterrupted count 0..300, appended across the requeue"
+check "job $job completes, restarted twice" \
+	wait_for 30 sh -c "scontrol show job $job | grep -q 'JobState=COMPLETED.*' && scontrol show job $job | grep -q 'Restarts=2'"
+if one_count "$out" 500; then
+	ok "the output holds one uninterrupted count 0..500, appended across both requeues"
 else
-	not_ok "the output holds one uninterrupted count 0..300"; cat "$out"
+	not_ok "the output holds one uninterrupted count 0..500"; cat "$out"
 fi
 dir=$work/.criu-jobs/slurm-$job
 check "the wrapper's log is next to the checkpoint ($dir/criu-job.log)" grep -q 'resuming from the latest good checkpoint' "$dir/criu-job.log"
-check "the checkpoint is the user's" test "$(stat -c %U "$dir/g000001/inventory.img")" = "$user"
-echo "   (signal to resumed end: $(($(date +%s) - before)) s, of which Slurm's requeue delay is cred_expire + 1)"
+check "the checkpoints are the user's" test "$(stat -c %U "$dir/g000002/inventory.img")" = "$user"
+echo "   (first signal to resumed end: $(($(date +%s) - before)) s; each requeue waits cred_expire + 1)"
 
 echo "== slurm: a checkpoint that fails leaves the job to its normal end"
 out=$work/refused.out
