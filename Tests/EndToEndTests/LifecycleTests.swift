@@ -14,11 +14,14 @@ struct LifecycleTests {
         Shell.root("pgrep -u \(User.alice.uid) -x \(name)").stdout.split(separator: "\n").compactMap { Int32($0) }
     }
 
-    /// Starts a counting job of alice's under `criu-helper run --images-dir
-    /// dir`, its output to `out`; true once it has counted.
-    func startCountingJob(_ dir: String, out: String) -> Bool {
+    /// Starts a counting job of alice's under `criu-helper run`, with a fresh
+    /// images directory and output file named after `name`; returns both
+    /// once it has counted (nil if it never did).
+    func startCountingJob(_ name: String) -> (dir: String, out: String)? {
+        let dir = User.alice.scratch(name)
+        let out = "\(User.alice.home)/e2e/\(name).out"
         Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
-        return eventually { counter(out) >= 1 }
+        return eventually { counter(out) >= 1 } ? (dir, out) : nil
     }
 
     func status(_ pid: Int32) -> String { (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? "" }
@@ -55,10 +58,8 @@ struct LifecycleTests {
 
     @Test("restore's output can be captured: $(criu-helper restore ...) returns while the restored job runs on")
     func restoreOutputCaptured() throws {
-        let dir = User.alice.scratch("capture")
-        let out = "\(User.alice.home)/e2e/capture.out"
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
-        #expect(startCountingJob(dir, out: out))
+        let (dir, _) = try #require(startCountingJob("capture"))
         #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
         // The job's namespace init must not keep the helper's stdout (the pipe
         // of $(...)) or stderr open: the shell would wait for the job to end.
@@ -70,10 +71,8 @@ struct LifecycleTests {
 
     @Test("a restored job is checkpointed and restored again, with and without --wait; its namespace's init keeps no descriptor of the helper's")
     func repeatedCycles() throws {
-        let dir = User.alice.scratch("cycles")
-        let out = "\(User.alice.home)/e2e/cycles.out"
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
-        #expect(startCountingJob(dir, out: out))
+        let (dir, out) = try #require(startCountingJob("cycles"))
         var root: Int32 = 0
         for round in 1...3 {
             let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
@@ -147,9 +146,7 @@ struct LifecycleTests {
     @Test("dump of a run job without --leave-running succeeds every time, and the job ends only once the checkpoint is kept")
     func dumpEndsRunJob() throws {
         for round in 1...4 {
-            let dir = User.alice.scratch("end\(round)")
-            let out = "\(User.alice.home)/e2e/end\(round).out"
-            #expect(startCountingJob(dir, out: out))
+            let (dir, _) = try #require(startCountingJob("end\(round)"))
             // criu runs inside the job's PID namespace: had it killed the job
             // itself, the namespace's end could kill criu before it is done.
             let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
@@ -196,10 +193,8 @@ struct LifecycleTests {
 
     @Test("a job started before the helper was upgraded (reinstalled) can still be checkpointed")
     func dumpAfterUpgrade() throws {
-        let dir = User.alice.scratch("upgrade")
-        let out = "\(User.alice.home)/e2e/upgrade.out"
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
-        #expect(startCountingJob(dir, out: out))
+        let (dir, _) = try #require(startCountingJob("upgrade"))
         // What an upgrade does: a new file renamed over the installed one.
         let reinstall = Shell.root("install/setcap.sh")
         #expect(reinstall.status == 0, "\(reinstall)")

@@ -23,34 +23,18 @@ repo=$PWD
 USER_=oarci
 START=$(date +%s)
 phase_start=$START
-passed=0
-failed=0
 jobs_=()
 work=
 bin=
 where=
+# shellcheck source=checks.bash
+. tests/integration/checks.bash
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # description command...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
 phase() {
 	local now
 	now=$(date +%s)
 	echo "# [$((now - START))s] $* (previous phase $((now - phase_start))s)"
 	phase_start=$now
-}
-# Polls COMMAND every 0.5 s for at most SECONDS; true once it succeeds.
-wait_for() {
-	local deadline=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.5
-	done
 }
 as_user() { (cd "$work" && runuser -u "$USER_" -- env HOME="$home" "$@"); }
 

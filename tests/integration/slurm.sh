@@ -15,22 +15,8 @@ export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 user=chslurm
 wrapper=/usr/local/share/criu-helper/slurm/criu-job
 start=$(date +%s)
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1; shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-# Waits up to $1 seconds for the command to succeed.
-wait_for() {
-	local deadline=$(($(date +%s) + $1)); shift
-	until "$@" 2>/dev/null; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.5
-	done
-}
+# shellcheck source=checks.bash
+. tests/integration/checks.bash
 finish() {
 	scancel -u "$user" 2>/dev/null
 	pkill -9 -u "$user" 2>/dev/null
