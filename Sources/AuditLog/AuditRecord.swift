@@ -24,8 +24,12 @@ public struct AuditRecord: Sendable, Equatable {
             && a.fields.map(\.key) == b.fields.map(\.key) && a.fields.map(\.value) == b.fields.map(\.value)
     }
 
-    /// The longest caller-supplied value kept in a record, before encoding.
-    public static let maximumValueLength = 1024
+    /// The longest caller-supplied value kept in a record, before encoding
+    /// (bytes; cut at a character boundary and marked with "..."). With at
+    /// most four such values (images directory, command, arguments, reason)
+    /// a record stays under 2 KiB: a flood of requests costs the audit log
+    /// at most that much per request (README, "Audit").
+    public static let maximumValueLength = 200
 
     /// The record's text with every untrusted value passed through `encode`.
     public func message(encode: (String, String) -> String) -> String {
@@ -35,11 +39,18 @@ public struct AuditRecord: Sendable, Equatable {
             case .trusted(let text):
                 parts.append("\(key)=\(text)")
             case .untrusted(let text):
-                var bounded = String(text.utf8.prefix(Self.maximumValueLength)) ?? ""
-                if bounded.isEmpty && !text.isEmpty { bounded = "?" }
-                parts.append(encode(key, bounded))
+                parts.append(encode(key, Self.bounded(text)))
             }
         }
         return parts.joined(separator: " ")
+    }
+
+    /// `text` cut to at most `maximumValueLength` bytes at a character boundary.
+    static func bounded(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count > maximumValueLength else { return text }
+        var cut = maximumValueLength - 3
+        while cut > 0 && (bytes[cut] & 0xC0) == 0x80 { cut -= 1 }
+        return String(decoding: bytes[0..<cut], as: UTF8.self) + "..."
     }
 }

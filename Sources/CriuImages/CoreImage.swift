@@ -3,6 +3,9 @@ public struct CoreImage: Sendable {
     public var credentials: ImageCredentials
     public var namespaces: NamespaceIDs?
     public var hasTaskCore: Bool
+    /// task_core.task_state was TASK_STOPPED (3): the task was stopped when
+    /// it was dumped, and stays stopped when restored.
+    public var wasStopped = false
 
     // core_entry: mtype 1, thread_info 2, tc 3, ids 4, thread_core 5, other architectures 6, 8-13.
     static let knownCore: Set<UInt32> = [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13]
@@ -52,6 +55,7 @@ public struct CoreImage: Sendable {
         hasTaskCore = taskCore != nil
         if let tc = taskCore {
             try tc.requireOnly(Self.knownTaskCore, in: "task_core")
+            wasStopped = try tc.uint32(1, "task_state") == 3
             if let cg = try tc.uint32(9, "cg_set"), cg != 0 { throw .forbidden(file: "", "\(who) names a cgroup set") }
             if let mode = try tc.uint32(11, "old_seccomp_mode"), mode != 0 {
                 throw .forbidden(file: "", "\(who) has a seccomp filter")

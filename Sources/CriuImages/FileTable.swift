@@ -1,12 +1,15 @@
+import Credentials
+
 /// files.img and fdinfo-*.img: the open files criu recreates. Only plain
 /// kinds are allowed; paths go through PathPolicy; owners are the caller.
 public struct FileTable: Sendable {
     /// fd_types (images/fdinfo.proto) criu-helper restores.
     public enum Kind: UInt32, Sendable {
         case regular = 1, pipe = 2, fifo = 3, unixSocket = 5, eventfd = 6, eventpoll = 7
-        case signalfd = 9, tty = 11, timerfd = 17, memfd = 18
+        case signalfd = 9, timerfd = 17, memfd = 18
     }
     static let refusedKinds: [UInt32: String] = [
+        11: "a terminal (restoring one needs cap_sys_admin, which criu never gets)",
         4: "a network socket", 8: "an inotify descriptor", 10: "a packet socket", 12: "a fanotify descriptor",
         13: "a netlink socket", 14: "a namespace file", 15: "a TUN device", 16: "an external file",
         19: "a BPF map", 20: "a pidfd",
@@ -14,9 +17,8 @@ public struct FileTable: Sendable {
 
     /// Regular files by id: their paths.
     public private(set) var regularFiles: [UInt32: String] = [:]
-    public private(set) var hasTerminal = false
 
-    public init(filesImage: [UInt8]?, caller: CallerCredentials) throws(ImageError) {
+    public init(filesImage: [UInt8]?, caller: CredentialRule) throws(ImageError) {
         guard let bytes = filesImage else { return }
         for entry in try ImageFile.entries(bytes, magic: ImageKind.files.magic!) {
             let rawKind = try entry.requiredUInt32(1, "type")
@@ -27,7 +29,7 @@ public struct FileTable: Sendable {
             // Exactly one sub-entry, the one matching the kind (file_entry fields 3-22).
             let subFields = Set(entry.fields.map(\.number)).subtracting([1, 2])
             let expected: UInt32 = [.regular: 3, .pipe: 18, .fifo: 17, .unixSocket: 16, .eventfd: 8, .eventpoll: 9,
-                                    .signalfd: 10, .tty: 19, .timerfd: 12, .memfd: 20][kind]!
+                                    .signalfd: 10, .timerfd: 12, .memfd: 20][kind]!
             guard subFields == [expected] else {
                 throw .forbidden(file: "", "file \(id) has \(subFields.sorted()) where only field \(expected) belongs")
             }
@@ -40,9 +42,6 @@ public struct FileTable: Sendable {
                 regularFiles[id] = name
             case .unixSocket:
                 try Self.checkUnixSocket(sub, caller: caller, id: id)
-            case .tty:
-                hasTerminal = true
-                try Self.checkOwner(sub.message(4, "fown"), caller: caller, who: "terminal \(id)")
             case .pipe, .eventfd, .eventpoll, .signalfd, .timerfd, .memfd:
                 let fownField: UInt32 = [.pipe: 4, .eventfd: 3, .eventpoll: 3, .signalfd: 3, .timerfd: 3, .memfd: 4][kind]!
                 try Self.checkOwner(sub.message(fownField, "fown"), caller: caller, who: "file \(id)")
@@ -65,7 +64,7 @@ public struct FileTable: Sendable {
 
     /// fown_entry: criu switches to the recorded (e)uid to set a file's owner
     /// when a signal or owner pid is recorded. It must be the caller.
-    static func checkOwner(_ fown: ProtobufMessage?, caller: CallerCredentials, who: String) throws(ImageError) {
+    static func checkOwner(_ fown: ProtobufMessage?, caller: CredentialRule, who: String) throws(ImageError) {
         guard let fown else { return }
         let pid = try fown.uint32(5, "fown.pid") ?? 0
         let signal = try fown.uint32(3, "fown.signum") ?? 0
@@ -76,7 +75,7 @@ public struct FileTable: Sendable {
         }
     }
 
-    static func checkUnixSocket(_ sk: ProtobufMessage, caller: CallerCredentials, id: UInt32) throws(ImageError) {
+    static func checkUnixSocket(_ sk: ProtobufMessage, caller: CredentialRule, id: UInt32) throws(ImageError) {
         try checkOwner(sk.message(9, "fown"), caller: caller, who: "socket \(id)")
         if let perms = try sk.message(13, "file_perms") {
             let uid = try perms.requiredUInt32(2, "uid")
@@ -85,8 +84,11 @@ public struct FileTable: Sendable {
                 throw .forbidden(file: "", "socket \(id) file belongs to \(uid):\(gid)")
             }
         }
-        let name = try sk.bytes(11, "name") ?? []
+        var name = try sk.bytes(11, "name") ?? []
         guard let first = name.first, first != 0 else { return }   // unnamed or abstract
+        // criu stores a path name as the kernel reports sun_path: with its
+        // terminating NUL. One, at the end, is the terminator; any other is refused.
+        if name.last == 0 { name = name.dropLast() }
         guard let path = String(validating: name, as: UTF8.self) else { throw .malformed(file: "", "socket \(id) name") }
         if path.hasPrefix("/") {
             try PathPolicy.check(path, what: "socket \(id)")

@@ -1,3 +1,5 @@
+import Credentials
+
 /// The credentials in a thread's core image (thread_core.creds). criu's
 /// restorer applies them while it still holds criu's capabilities, so these
 /// decide what the restored task will be: they must be the caller's, with
@@ -39,33 +41,28 @@ public struct ImageCredentials: Sendable, Equatable {
         capAmb = try m.repeatedUInt32(19, "cap_amb")
     }
 
-    /// Refuses anything but the caller's own, capability-free credentials.
-    /// `who` names the thread in messages ("thread 1234").
-    public func check(against caller: CallerCredentials, who: String) throws(ImageError) {
-        let uidNames = ["uid", "euid", "suid", "fsuid"]
-        for (i, uid) in uids.enumerated() where uid != caller.uid {
-            throw .forbidden(file: "", "\(who) has \(uidNames[i]) \(uid), not the caller's \(caller.uid)")
+    /// The credentials as the one rule sees them; nil when a capability
+    /// word beyond the second is set (refused as it stands).
+    public var asCredentials: Credentials? {
+        guard let inh = Credentials.mask(words: capInh), let prm = Credentials.mask(words: capPrm),
+              let eff = Credentials.mask(words: capEff), let amb = Credentials.mask(words: capAmb) else { return nil }
+        return Credentials(uids: uids, gids: gids, groups: groups, inheritable: inh, permitted: prm, effective: eff,
+                           ambient: amb, noNewPrivileges: noNewPrivileges == 1, secureBits: secureBits)
+    }
+
+    /// The credential rule (CredentialRule, the same one the tree check and
+    /// the restored-tree check apply), then what only images can carry: an
+    /// LSM profile or socket context, AppArmor data. `who` names the thread
+    /// in messages ("task 1234 (thread 1235)").
+    public func check(against rule: CredentialRule, who: String) throws(ImageError) {
+        guard let credentials = asCredentials else {
+            throw .forbidden(file: "", "\(who) has capability words beyond the kernel's 64 capabilities")
         }
-        let gidNames = ["gid", "egid", "sgid", "fsgid"]
-        for (i, gid) in gids.enumerated() where !caller.groups.contains(gid) {
-            throw .forbidden(file: "", "\(who) has \(gidNames[i]) \(gid), not one of the caller's groups (\(caller.groupList))")
-        }
-        for gid in groups where !caller.groups.contains(gid) {
-            throw .forbidden(file: "", "\(who) has supplementary group \(gid), not one of the caller's groups (\(caller.groupList))")
-        }
-        for (name, words) in [("cap_inh", capInh), ("cap_prm", capPrm), ("cap_eff", capEff), ("cap_amb", capAmb)] {
-            if let i = words.firstIndex(where: { $0 != 0 }) {
-                throw .forbidden(file: "", "\(who) has capabilities in \(name) (word \(i) = 0x\(String(words[i], radix: 16)))")
-            }
-        }
-        guard secureBits == 0 else { throw .forbidden(file: "", "\(who) has securebits 0x\(String(secureBits, radix: 16))") }
+        if let violation = rule.violation(credentials, subject: who) { throw .forbidden(file: "", violation.description) }
         if let p = lsmProfile, !p.isEmpty, p != "unconfined" {
             throw .forbidden(file: "", "\(who) has an LSM profile (\(p))")
         }
         if let p = lsmSocketCreate, !p.isEmpty { throw .forbidden(file: "", "\(who) has an LSM socket context (\(p))") }
         guard !hasAppArmorData else { throw .forbidden(file: "", "\(who) carries AppArmor data") }
-        if caller.requireNoNewPrivileges && noNewPrivileges != 1 {
-            throw .forbidden(file: "", "\(who) was not dumped with no_new_privs, as policy requires")
-        }
     }
 }

@@ -1,8 +1,12 @@
-/// Validates a set of CRIU images before criu-helper lets criu restore them.
-/// It reads the files through `read`, which the helper points at its private
-/// copy: what is checked here is what criu will read.
+import Credentials
+
+/// Validates a set of CRIU images before criu-helper lets criu restore them
+/// — and, right after a dump, before the dump may end the job: a generation
+/// this installation would refuse to restore must never cost the job. It
+/// reads the files through `read`, which for a restore the helper points at
+/// its private copy: what is checked here is what criu will read.
 public struct ImageValidator: Sendable {
-    public var caller: CallerCredentials
+    public var caller: CredentialRule
     public var maximumTasks: Int
     public var maximumThreads: Int
     /// /proc/sys/kernel/pid_max
@@ -10,7 +14,7 @@ public struct ImageValidator: Sendable {
     /// The largest metadata image read (page data is never read).
     public static let maximumImageSize = 64 << 20
 
-    public init(caller: CallerCredentials, maximumTasks: Int = 4096, maximumThreads: Int = 65536, pidMax: UInt32 = 4_194_304) {
+    public init(caller: CredentialRule, maximumTasks: Int = 4096, maximumThreads: Int = 65536, pidMax: UInt32 = 4_194_304) {
         self.caller = caller
         self.maximumTasks = maximumTasks
         self.maximumThreads = maximumThreads
@@ -22,18 +26,17 @@ public struct ImageValidator: Sendable {
         public var processes: [ProcessEntry]
         public var threadCount: Int
         /// criu must run with --shell-job: the session or process group of
-        /// the root is outside the tree, or a terminal is open.
+        /// the root is outside the tree.
         public var needsShellJob: Bool
-        /// Some pages are in the parent generation (incremental dump).
-        public var usesParentImages: Bool
         public var root: ProcessEntry { processes[0] }
     }
 
     public typealias Reader = (String) throws(ImageError) -> [UInt8]
 
-    /// The full check for restore. `names` lists the files present; every
-    /// `*.img` among them must be an allowed kind.
-    public func validateForRestore(names: [String], read: Reader) throws(ImageError) -> Summary {
+    /// The full check. `names` lists the files present; every `*.img` among
+    /// them must be an allowed kind. `inspector` looks paths up on the live
+    /// system as the caller (PathPolicy.checkLive); nil skips that step.
+    public func validate(names: [String], read: Reader, inspector: PathPolicy.Inspector? = nil) throws(ImageError) -> Summary {
         var kinds: [String: ImageKind] = [:]
         for name in names {
             switch ImageKind.classify(name) {
@@ -54,14 +57,16 @@ public struct ImageValidator: Sendable {
         let rootIDs = try within("inventory.img") { () throws(ImageError) in try Self.checkInventory(inventoryBytes) }
 
         guard let pstreeBytes = try load("pstree.img") else { throw .malformed(file: "pstree.img", "missing") }
-        let processes = try within("pstree.img") { () throws(ImageError) in
+        let processesRead = try within("pstree.img") { () throws(ImageError) in
             try ProcessEntry.readTree(pstreeBytes, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax) {
                 (pid) throws(ImageError) in try load("core-\(pid).img").map(CoreImage.isDeadTask) ?? false
             }
         }
+        var processes = processesRead
         let pids = Set(processes.map(\.pid))
         var threadCount = 0
-        for process in processes {
+        for index in processes.indices {
+            let process = processes[index]
             for tid in process.threads {
                 threadCount += 1
                 let name = "core-\(tid).img"
@@ -73,7 +78,7 @@ public struct ImageValidator: Sendable {
                     try core.namespaces?.checkSame(as: rootIDs, who: who)
                     return core
                 }
-                _ = core
+                if tid == process.pid { processes[index].wasStopped = core.wasStopped }
             }
             let idsName = "ids-\(process.pid).img"
             if let bytes = try load(idsName) {
@@ -96,18 +101,26 @@ public struct ImageValidator: Sendable {
         }
 
         let files = try within("files.img") { () throws(ImageError) in try FileTable(filesImage: try load("files.img"), caller: caller) }
-        var usesParent = false
+        if let inspector {
+            for (id, path) in files.regularFiles.sorted(by: { $0.key < $1.key }) {
+                try within("files.img") { () throws(ImageError) in
+                    try PathPolicy.checkLive(path, what: "file \(id)", use: .opened, inspector: inspector)
+                }
+            }
+        }
         for process in processes {
             let pid = process.pid
             if let bytes = try load("fs-\(pid).img") {
-                try within("fs-\(pid).img") { () throws(ImageError) in try Self.checkFS(bytes, files: files) }
+                try within("fs-\(pid).img") { () throws(ImageError) in try Self.checkFS(bytes, files: files, inspector: inspector) }
             }
             if let bytes = try load("mm-\(pid).img") {
-                try within("mm-\(pid).img") { () throws(ImageError) in try Self.checkMM(bytes, files: files) }
+                try within("mm-\(pid).img") { () throws(ImageError) in try Self.checkMM(bytes, files: files, inspector: inspector) }
             }
             if let bytes = try load("pagemap-\(pid).img") {
                 let parent = try within("pagemap-\(pid).img") { () throws(ImageError) in try Self.checkPagemap(bytes) }
-                usesParent = usesParent || parent
+                if parent {
+                    throw .forbidden(file: "pagemap-\(pid).img", "pages are in a parent generation (an incremental dump), which criu-helper does not restore")
+                }
             }
         }
         for (name, kind) in kinds where !kind.isPageData {
@@ -119,37 +132,8 @@ public struct ImageValidator: Sendable {
         }
 
         let root = processes[0]
-        let shell = files.hasTerminal || !pids.contains(root.session) || !pids.contains(root.processGroup)
-        return Summary(processes: processes, threadCount: threadCount, needsShellJob: shell, usesParentImages: usesParent)
-    }
-
-    /// After a dump: the credentials criu recorded for every thread must be
-    /// the caller's. Catches a task that changed identity (a set-user-ID exec,
-    /// a reused PID) between the helper's check and criu freezing the tree.
-    public func checkDumpedCredentials(read: Reader) throws(ImageError) -> (processes: Int, threads: Int) {
-        let pstree: [UInt8]
-        do { pstree = try read("pstree.img") } catch { throw error.renamed("pstree.img") }
-        let processes: [ProcessEntry]
-        do {
-            processes = try ProcessEntry.readTree(pstree, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax) {
-                (pid) in (try? read("core-\(pid).img")).map(CoreImage.isDeadTask) ?? false
-            }
-        } catch { throw error.renamed("pstree.img") }
-        var threads = 0
-        for process in processes {
-            for tid in process.threads {
-                threads += 1
-                let name = "core-\(tid).img"
-                let who = tid == process.pid ? "task \(tid)" : "task \(process.pid) (thread \(tid))"
-                do {
-                    let core = try CoreImage(try read(name), isLeader: tid == process.pid, who: who)
-                    try core.credentials.check(against: caller, who: who)
-                } catch {
-                    throw error.renamed(name)
-                }
-            }
-        }
-        return (processes.count, threads)
+        let shell = !pids.contains(root.session) || !pids.contains(root.processGroup)
+        return Summary(processes: processes, threadCount: threadCount, needsShellJob: shell)
     }
 
     /// The number of processes in a pstree.img (for `list`).
@@ -173,22 +157,41 @@ public struct ImageValidator: Sendable {
         return try NamespaceIDs(ids)
     }
 
-    /// fs-PID.img: the root directory must be "/" (criu would chroot otherwise).
-    static func checkFS(_ bytes: [UInt8], files: FileTable) throws(ImageError) {
+    /// fs-PID.img: the root directory must be "/" (criu would chroot
+    /// otherwise); the working directory a listed directory.
+    static func checkFS(_ bytes: [UInt8], files: FileTable, inspector: PathPolicy.Inspector?) throws(ImageError) {
         let fs = try ImageFile.single(bytes, magic: ImageKind.fs(0).magic!)
         try fs.requireOnly([1, 2, 3], in: "fs")
         let root = try fs.requiredUInt32(2, "root_id")
         let cwd = try fs.requiredUInt32(1, "cwd_id")
         guard files.regularFiles[root] == "/" else { throw .forbidden(file: "", "root directory is not /") }
-        guard files.regularFiles[cwd] != nil else { throw .forbidden(file: "", "working directory \(cwd) is not a listed file") }
+        guard let cwdPath = files.regularFiles[cwd] else { throw .forbidden(file: "", "working directory \(cwd) is not a listed file") }
+        if let inspector { try PathPolicy.checkLive(cwdPath, what: "working directory", use: .directory, inspector: inspector) }
     }
 
-    /// mm-PID.img: the executable is a listed regular file.
-    static func checkMM(_ bytes: [UInt8], files: FileTable) throws(ImageError) {
+    /// mm-PID.img: the executable (what /proc/PID/exe will show, set with
+    /// PR_SET_MM_MAP while criu holds its capability) must be a listed regular
+    /// file that the task really has mapped executable, and not a program
+    /// that changes identity: a set-user-ID or set-group-ID file, or one with
+    /// file capabilities. Otherwise a forged image could make a job show
+    /// itself as /usr/bin/passwd.
+    static func checkMM(_ bytes: [UInt8], files: FileTable, inspector: PathPolicy.Inspector?) throws(ImageError) {
         let mm = try ImageFile.single(bytes, magic: ImageKind.mm(0).magic!)
         try mm.requireOnly(Set(1...17), in: "mm")
         let exe = try mm.requiredUInt32(12, "exe_file_id")
-        guard files.regularFiles[exe] != nil else { throw .forbidden(file: "", "executable \(exe) is not a listed regular file") }
+        guard let exePath = files.regularFiles[exe] else { throw .forbidden(file: "", "executable \(exe) is not a listed regular file") }
+        // vma_entry: shmid 4 (the file id of a file mapping), prot 5, status 7
+        // (criu/include/image.h: VMA_FILE_PRIVATE 1<<6, VMA_FILE_SHARED 1<<7).
+        var mapped = false
+        for vma in try mm.messages(14, "vmas") {
+            try vma.requireOnly(Set(1...10), in: "vma")
+            let status = try vma.requiredUInt32(7, "vma.status")
+            let prot = try vma.requiredUInt32(5, "vma.prot")
+            let file = try vma.requiredUInt64(4, "vma.shmid")
+            if status & (1 << 6 | 1 << 7) != 0 && prot & 0x4 != 0 && file == UInt64(exe) { mapped = true }
+        }
+        guard mapped else { throw .forbidden(file: "", "executable \(exePath) is not mapped executable by the task") }
+        if let inspector { try PathPolicy.checkLive(exePath, what: "executable", use: .executable, inspector: inspector) }
     }
 
     /// pagemap-PID.img: a head, then entries. Returns whether any page lives
@@ -203,7 +206,8 @@ public struct ImageValidator: Sendable {
             _ = try entry.requiredUInt64(1, "vaddr")
             _ = try entry.requiredUInt32(2, "nr_pages")
             if try entry.bool(3, "in_parent") == true { inParent = true }
-            if let flags = try entry.uint32(4, "flags"), flags & 0x4 != 0 { inParent = true }   // PE_PARENT
+            // criu/include/pagemap.h: PE_PARENT 1<<0 (PE_PRESENT, 1<<2, is the usual one).
+            if let flags = try entry.uint32(4, "flags"), flags & 0x1 != 0 { inParent = true }
         }
         return inParent
     }
@@ -216,12 +220,10 @@ public struct ImageValidator: Sendable {
             _ = try ImageFile.entries(bytes, magic: magic, payload: .sizeInField(2))
         case .socketQueues:
             _ = try ImageFile.entries(bytes, magic: magic, payload: .sizeInField(2))
-        case .ttyInfo:
-            for tty in try ImageFile.entries(bytes, magic: magic) {
-                if let uid = try tty.uint32(14, "uid"), uid != caller.uid { throw .forbidden(file: "", "terminal owned by \(uid)") }
-                if let gid = try tty.uint32(15, "gid"), !caller.groups.contains(gid) {
-                    throw .forbidden(file: "", "terminal group \(gid)")
-                }
+        case .ttyInfo, .ttyData:
+            // Terminals are not restored: criu would need cap_sys_admin.
+            guard try ImageFile.entries(bytes, magic: magic).isEmpty else {
+                throw .forbidden(file: "", "terminal state, which criu-helper does not restore (it would need cap_sys_admin)")
             }
         case .memfd:
             for inode in try ImageFile.entries(bytes, magic: magic) {
@@ -229,6 +231,9 @@ public struct ImageValidator: Sendable {
                 let gid = try inode.requiredUInt32(3, "gid")
                 guard uid == caller.uid, caller.groups.contains(gid) else {
                     throw .forbidden(file: "", "memfd owned by \(uid):\(gid)")
+                }
+                if let mode = try inode.uint32(9, "mode"), mode & 0o7000 != 0 {
+                    throw .forbidden(file: "", "memfd of mode \(String(mode, radix: 8)) (set-user-ID, set-group-ID or sticky)")
                 }
             }
         case .remapPaths:
@@ -243,7 +248,7 @@ public struct ImageValidator: Sendable {
             }
         case .timeNamespaceClocks:
             _ = try ImageFile.entries(bytes, magic: magic)
-        case .ttyData, .fileLocks, .shmemPagemap:
+        case .fileLocks, .shmemPagemap:
             _ = try ImageFile.entries(bytes, magic: magic)
         default:
             return

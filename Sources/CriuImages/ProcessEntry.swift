@@ -10,6 +10,8 @@ public struct ProcessEntry: Sendable, Equatable {
     /// and restores it as a process that has exited. criu 4.1.1 writes one
     /// arbitrary id as a zombie's thread, which nothing reads; it is dropped.
     public var isZombie = false
+    /// Stopped when it was dumped (from its core image).
+    public var wasStopped = false
 
     init(_ m: ProtobufMessage) throws(ImageError) {
         try m.requireOnly([1, 2, 3, 4, 5], in: "pstree_entry")

@@ -1,14 +1,16 @@
 /// A tmpfs that is mounted nowhere: reachable only through the descriptor
 /// this returns (fsopen + fsmount). Restore copies images here, so that what
 /// criu reads is exactly what the helper checked; the caller cannot reach it.
-/// Needs CAP_SYS_ADMIN effective while it is created.
+/// CAP_SYS_ADMIN must be effective while it is created (Privileges).
 public enum DetachedTmpfs {
-    public static func create(sizeBytes: Int64, owner: UInt32, group: UInt32) throws(SystemError) -> FileDescriptor {
+    /// `bytes` and `inodes` are what the files to be copied in need, counted
+    /// the way tmpfs counts them (whole pages, one inode per file).
+    public static func create(bytes: Int64, inodes: Int, owner: UInt32, group: UInt32) throws(SystemError) -> FileDescriptor {
         let context = sys_fsopen("tmpfs")
         guard context >= 0 else { throw SystemError("fsopen", "tmpfs") }
         let contextFD = FileDescriptor(adopting: context)
-        let options = [("size", String(max(sizeBytes, 1 << 20))), ("mode", "0700"),
-                       ("uid", String(owner)), ("gid", String(group)), ("nr_inodes", "65536")]
+        let options = [("size", String(max(bytes, 1 << 20))), ("nr_inodes", String(max(inodes, 16))), ("mode", "0700"),
+                       ("uid", String(owner)), ("gid", String(group))]
         for (key, value) in options {
             guard sys_fsconfig(contextFD.rawValue, key, value) == 0 else { throw SystemError("fsconfig", key) }
         }

@@ -95,6 +95,27 @@ public struct FileDescriptor: ~Copyable {
         return FileStatus(st)
     }
 
+    /// stat(2) of a name in this directory, following a final symbolic (or
+    /// magic) link: /proc/PID/ns/KIND gives the namespace itself.
+    public func statusFollowing(_ name: String) throws(SystemError) -> FileStatus {
+        var st = stat()
+        guard sys_fstatat(rawValue, name, &st, 0) == 0 else { throw SystemError("stat", name) }
+        return FileStatus(st)
+    }
+
+    /// Reads the whole file into `buffer` (from the current offset); the
+    /// number of bytes read. Fails with EFBIG when it does not fit.
+    public func readWhole(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        var total = 0
+        while true {
+            guard total < buffer.count else { throw SystemError("read", errno: Errno(EFBIG)) }
+            let n = sys_read(rawValue, UnsafeMutableRawBufferPointer(rebasing: buffer[total...]))
+            if n < 0 { throw SystemError("read") }
+            if n == 0 { return total }
+            total += n
+        }
+    }
+
     /// Names in this directory, without "." and "..".
     public func entries() throws(SystemError) -> [String] {
         guard let names = sys_listDirectory(rawValue) else { throw SystemError("readdir") }
@@ -112,6 +133,15 @@ public struct FileDescriptor: ~Copyable {
             if result.count + n > limit { throw SystemError("read", errno: Errno(EFBIG)) }
             result.append(contentsOf: chunk[0..<n])
         }
+    }
+
+    /// One read(2) of at most `count` bytes; empty at end of file.
+    public func readSome(_ count: Int) throws(SystemError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = buffer.withUnsafeMutableBytes { sys_read(rawValue, $0) }
+        guard n >= 0 else { throw SystemError("read") }
+        buffer.removeLast(count - n)
+        return buffer
     }
 
     /// Reads up to `count` bytes at `offset`.
@@ -219,12 +249,28 @@ public struct FileDescriptor: ~Copyable {
 
     public func sync() { _ = sys_fsync(rawValue) }
 
+    /// poll(2) for input, at most `milliseconds` (negative: forever). True
+    /// when there is something to read (or the other end is gone).
+    public func waitReadable(milliseconds: Int) -> Bool {
+        sys_poll_readable(rawValue, milliseconds)
+    }
+
+    /// fstatfs(2): the file system's magic number (statfs(2) f_type).
+    public func fileSystemType() throws(SystemError) -> FileSystemType {
+        guard let type = sys_fstatfs_type(rawValue) else { throw SystemError("fstatfs") }
+        return FileSystemType(rawValue: type)
+    }
+
+    /// Whether the file carries file capabilities (a security.capability attribute).
+    public func hasFileCapabilities() throws(SystemError) -> Bool {
+        let r = sys_has_file_capabilities(rawValue)
+        guard r >= 0 else { throw SystemError("getxattr security.capability") }
+        return r == 1
+    }
+
     public func truncate(to size: Int64) throws(SystemError) {
         guard sys_ftruncate(rawValue, size) == 0 else { throw SystemError("ftruncate") }
     }
-
-    /// "/proc/self/fd/N": how a program this descriptor is passed to as N names it.
-    public static func procPath(_ number: Int32) -> String { "/proc/self/fd/\(number)" }
 }
 
 /// Both ends of a pipe (O_CLOEXEC).
@@ -237,6 +283,13 @@ public struct Pipe: ~Copyable {
         let r = read
         _ = write
         return r
+    }
+
+    /// Closes the read end (after a child got it) and keeps the write end.
+    public consuming func writeEnd() -> FileDescriptor {
+        let w = write
+        _ = read
+        return w
     }
 }
 

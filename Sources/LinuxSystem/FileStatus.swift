@@ -11,6 +11,8 @@ public struct FileStatus: Equatable, Sendable {
     public var size: Int64
     /// Seconds since the epoch.
     public var modificationTime: Int64 = 0
+    /// The device a device node stands for (st_rdev).
+    public var rawDevice: UInt64 = 0
 
     init(_ st: stat) {
         device = UInt64(st.st_dev)
@@ -21,6 +23,7 @@ public struct FileStatus: Equatable, Sendable {
         group = UInt32(st.st_gid)
         size = Int64(st.st_size)
         modificationTime = Int64(st.st_mtim.tv_sec)
+        rawDevice = UInt64(st.st_rdev)
     }
 
     public init(device: UInt64 = 1, inode: UInt64 = 1, mode: UInt32, linkCount: UInt64 = 1,
@@ -38,6 +41,19 @@ public struct FileStatus: Equatable, Sendable {
     public var isDirectory: Bool { kind == UInt32(S_IFDIR) }
     public var isRegularFile: Bool { kind == UInt32(S_IFREG) }
     public var isSymbolicLink: Bool { kind == UInt32(S_IFLNK) }
+    public var isDevice: Bool { kind == UInt32(S_IFCHR) || kind == UInt32(S_IFBLK) }
+    public var isCharacterDevice: Bool { kind == UInt32(S_IFCHR) }
+    /// /dev/null, /dev/zero, /dev/full, /dev/random or /dev/urandom (by the
+    /// device it stands for, not by its name): the only devices a restored
+    /// task may be given.
+    public var isHarmlessDevice: Bool {
+        guard isCharacterDevice else { return false }
+        let major = (rawDevice >> 8) & 0xfff | (rawDevice >> 32) & ~0xfff
+        let minor = rawDevice & 0xff | (rawDevice >> 12) & ~0xff
+        return major == 1 && [3, 5, 7, 8, 9].contains(minor)
+    }
+    /// Set-user-ID or set-group-ID.
+    public var changesIdentity: Bool { mode & 0o6000 != 0 }
     /// The permission bits, as `ls` shows them in octal.
     public var permissions: UInt32 { mode & 0o7777 }
     public var isGroupOrWorldWritable: Bool { mode & 0o022 != 0 }

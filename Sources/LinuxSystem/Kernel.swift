@@ -30,9 +30,6 @@ public enum Kernel {
     public static func setNotDumpable() throws(SystemError) {
         guard sys_set_dumpable(false) == 0 else { throw SystemError("prctl(PR_SET_DUMPABLE)") }
     }
-    public static func becomeChildSubreaper() throws(SystemError) {
-        guard sys_set_child_subreaper() == 0 else { throw SystemError("prctl(PR_SET_CHILD_SUBREAPER)") }
-    }
     /// Every signal back to SIG_DFL and nothing blocked.
     public static func resetSignals() throws(SystemError) {
         guard sys_reset_signals() == 0 else { throw SystemError("sigprocmask") }

@@ -1,8 +1,10 @@
+import Credentials
 import LinuxSystem
 
 /// A process tree that has passed the ownership check: every process and
-/// every thread in it belongs to the caller, holds no capabilities, is
-/// dumpable and lives in the caller's user and PID namespaces.
+/// every thread in it has the caller's credentials (CredentialRule), is
+/// dumpable, and lives in the helper's user namespace and in the PID and
+/// mount namespaces criu will run in.
 public final class ProcessTree {
     public let root: PinnedTask
     /// Every process, the root first, parents before children.
@@ -10,20 +12,15 @@ public final class ProcessTree {
 
     public var threadCount: Int { tasks.reduce(0) { $0 + $1.threads.count } }
 
-    /// criu needs --shell-job when the tree's session or process group leader
-    /// is outside the tree, or when a task has a controlling terminal.
+    /// criu needs --shell-job when the root's session or process group
+    /// leader is outside the tree.
     public var needsShellJob: Bool {
         let pids = Set(tasks.map(\.pid))
-        return tasks.contains { task in
-            task.stat.terminal != 0 || !pids.contains(task.stat.session) || !pids.contains(task.stat.processGroup)
-        }
+        return tasks.contains { !pids.contains($0.status.session) || !pids.contains($0.status.processGroup) }
     }
 
-    /// Every pinned process is still alive (none was reaped since the check).
-    public var allAlive: Bool { tasks.allSatisfy { $0.pin.isAlive } }
-
     /// Sends `signal` to every pinned process (pidfds: never a successor).
-    public func signalAll(_ signal: Int32) {
+    public func signalAll(_ signal: Signal) {
         for task in tasks { try? task.pin.send(signal) }
     }
 
@@ -39,9 +36,11 @@ public final class ProcessTree {
         var tasks: [PinnedTask] = []
         var threadTotal = 0
         var queue: [(pid: Int32, parent: Int32?)] = [(rootPID, nil)]
+        var next = 0
         var seen: Set<Int32> = []
-        while !queue.isEmpty {
-            let (pid, parent) = queue.removeFirst()
+        while next < queue.count {
+            let (pid, parent) = queue[next]
+            next += 1
             guard seen.insert(pid).inserted else { continue }
             guard let task = try pinAndCheck(pid: pid, expectedParent: parent, proc: proc, policy: policy) else {
                 // A child that exited (or whose PID now belongs to another
@@ -52,14 +51,14 @@ public final class ProcessTree {
             guard tasks.count <= policy.maximumTasks else { throw .tooManyTasks(limit: policy.maximumTasks) }
             threadTotal += task.threads.count
             guard threadTotal <= policy.maximumThreads else { throw .tooManyThreads(limit: policy.maximumThreads) }
-            for child in try children(of: task, proc: proc) where !seen.contains(child) {
+            for child in proc.children(of: pid, threads: task.threads) where !seen.contains(child) {
                 queue.append((child, pid))
             }
         }
         // The root is still the process that was checked: criu gets its PID.
         // A child that has exited since (and been reaped) is no longer in
         // the tree criu will freeze; a process forked since is checked by the
-        // kernel at the seize and by the post-dump check of its credentials.
+        // kernel at the seize and by the post-dump check of the images.
         guard tasks[0].pin.isAlive else { throw .vanished(rootPID) }
         return ProcessTree(tasks: tasks.filter { $0.pid == rootPID || $0.pin.isAlive })
     }
@@ -70,126 +69,87 @@ public final class ProcessTree {
         if policy.excludedPIDs.contains(pid) { throw .containsHelper(pid) }
         let pin: any ProcessPin
         do {
-            pin = try proc.pinner(pid)
+            pin = try proc.pin(pid)
         } catch {
             if isRoot { throw error.errno == .noSuchProcess ? .noSuchProcess(pid) : .unreadable(pid: pid, what: "\(error)") }
             return nil
         }
+        // Read after the pin; if the pin is alive afterwards, what was read
+        // belongs to the pinned process (a live process keeps its PID).
         let status: TaskStatus
-        let stat: TaskStat
-        let threadIDs: [Int32]
+        let threads: [Int32]
         do {
-            let dir = try proc.openDirectory("\(pid)")
-            // The directory was opened after the pin; if the pin is still alive
-            // now, the directory belongs to the pinned process.
+            status = try proc.status("\(pid)")
             guard pin.isAlive else {
                 if isRoot { throw TreeRefusal.noSuchProcess(pid) }
                 return nil
             }
-            status = try parseStatus(proc.read("\(pid)/status"), pid: pid)
-            stat = try parseStat(proc.read("\(pid)/stat"), pid: pid)
             guard status.tgid == pid else { throw TreeRefusal.notAProcess(pid: pid, tgid: status.tgid) }
             if let parent = expectedParent, status.ppid != parent { return nil }
-            if stat.isKernelThread || status.kernelThread == true {
-                throw TreeRefusal.kernelThread(pid)
-            }
-            let taskDir = try dir.open("task", [.directory, .noFollow], resolve: [.beneath, .noSymlinks])
-            threadIDs = try taskDir.entries().compactMap { Int32($0) }.sorted { a, b in a == pid || (b != pid && a < b) }
+            if status.kernelThread == true { throw TreeRefusal.kernelThread(pid) }
+            // One thread (the status says so): no need to list the task directory.
+            threads = status.threadCount == 1 ? [pid] : try proc.threads(of: pid)
         } catch let refusal as TreeRefusal {
             throw refusal
         } catch {
             if !isRoot && !pin.isAlive { return nil }
             throw .unreadable(pid: pid, what: "\(error)")
         }
-        try checkCredentials(status, pid: pid, tid: pid, policy: policy)
-        if !status.isZombie {
-            do {
-                try checkAttributes(proc: proc, path: "\(pid)", pid: pid, tid: pid, policy: policy)
-            } catch {
-                guard !isRoot, hasExited(proc: proc, path: "\(pid)") else { throw error }
-                if !pin.isAlive { return nil }
-            }
-        }
-        for tid in threadIDs where tid != pid {
+        try check(status, pid: pid, tid: pid, isRoot: isRoot, proc: proc, policy: policy)
+        for tid in threads where tid != pid {
             let threadStatus: TaskStatus
             do {
-                threadStatus = try parseStatus(proc.read("\(pid)/task/\(tid)/status"), pid: pid)
-            } catch let refusal as TreeRefusal {
-                throw refusal
+                threadStatus = try proc.status("\(pid)/task/\(tid)")
+            } catch let refusal as ProcParseError {
+                throw .unreadable(pid: pid, what: "\(refusal)")
             } catch {
-                // A thread that exited since the listing.
-                continue
+                continue   // a thread that exited since the listing
             }
-            try checkCredentials(threadStatus, pid: pid, tid: tid, policy: policy)
-            if !threadStatus.isZombie {
-                do {
-                    try checkAttributes(proc: proc, path: "\(pid)/task/\(tid)", pid: pid, tid: tid, policy: policy)
-                } catch {
-                    guard hasExited(proc: proc, path: "\(pid)/task/\(tid)") else { throw error }
-                }
-            }
+            try check(threadStatus, pid: pid, tid: tid, isRoot: isRoot, proc: proc, policy: policy)
         }
-        return PinnedTask(pid: pid, pin: pin, status: status, stat: stat, threads: threadIDs)
+        return PinnedTask(pid: pid, pin: pin, status: status, threads: threads)
     }
 
-    /// A task (or thread) of the tree that ended while it was checked: its
-    /// status is gone, or shows a zombie or a task without memory (past
-    /// exit_mm, whose /proc files are root's as if it were not dumpable).
-    /// It can never run again, so what it was checked for no longer matters;
-    /// only a child is let go like this, never the root criu is given.
+    /// The credential rule, then dumpability and namespaces. A child (never
+    /// the root) that ends while it is checked is let go: past exit_mm its
+    /// /proc files are root's as if it were not dumpable, and it can never
+    /// run again.
+    private static func check(_ status: TaskStatus, pid: Int32, tid: Int32, isRoot: Bool, proc: ProcFilesystem,
+                              policy: TreePolicy) throws(TreeRefusal) {
+        let path = pid == tid ? "\(pid)" : "\(pid)/task/\(tid)"
+        if let violation = policy.rule.violation(status.credentials, subject: TreeRefusal.who(pid, tid)) {
+            throw .credentials(violation)
+        }
+        guard !status.isZombie else { return }
+        do {
+            try checkAttributes(proc: proc, path: path, pid: pid, tid: tid, policy: policy)
+        } catch {
+            guard !isRoot, hasExited(proc: proc, path: path) else { throw error }
+        }
+    }
+
     private static func hasExited(proc: ProcFilesystem, path: String) -> Bool {
-        guard let text = try? proc.read("\(path)/status"), let now = try? TaskStatus.parse(text) else { return true }
+        guard let now = try? proc.status(path) else { return true }
         return now.isZombie || !now.hasMemory
     }
 
-    private static func checkCredentials(_ s: TaskStatus, pid: Int32, tid: Int32, policy: TreePolicy) throws(TreeRefusal) {
-        for (index, uid) in s.uids.enumerated() where uid != policy.callerUID {
-            throw .foreignID(pid: pid, tid: tid, field: TaskStatus.uidNames[index], value: uid, expected: String(policy.callerUID))
-        }
-        let allowed = policy.callerGroups.sorted().map(String.init).joined(separator: ",")
-        for gid in s.gids + s.groups where !policy.callerGroups.contains(gid) {
-            throw .foreignGroup(pid: pid, tid: tid, group: gid, allowed: allowed)
-        }
-        for (name, mask) in [("CapInh", s.capInh), ("CapPrm", s.capPrm), ("CapEff", s.capEff), ("CapAmb", s.capAmb)] where mask != 0 {
-            throw .capabilities(pid: pid, tid: tid, set: name, mask: mask)
-        }
-        if policy.requireNoNewPrivileges && !s.noNewPrivs { throw .noNewPrivileges(pid: pid, tid: tid) }
-    }
-
-    /// Dumpable and in the caller's namespaces. /proc/PID/fd is owned by root
+    /// Dumpable and in the expected namespaces. /proc/PID/fd is owned by root
     /// rather than the task's uid when the task is not dumpable.
     private static func checkAttributes(proc: ProcFilesystem, path: String, pid: Int32, tid: Int32,
                                         policy: TreePolicy) throws(TreeRefusal) {
         do {
             let fdStatus = try proc.root.status(of: "\(path)/fd")
-            guard fdStatus.owner == policy.callerUID else { throw TreeRefusal.notDumpable(pid: pid, tid: tid) }
-            guard try proc.namespace("user", of: path) == policy.userNamespace else {
-                throw TreeRefusal.otherNamespace(pid: pid, tid: tid, kind: "user")
-            }
-            guard try proc.namespace("pid", of: path) == policy.pidNamespace else {
-                throw TreeRefusal.otherNamespace(pid: pid, tid: tid, kind: "PID")
+            guard fdStatus.owner == policy.rule.uid else { throw TreeRefusal.notDumpable(pid: pid, tid: tid) }
+            for (kind, expected) in [(NamespaceFile.Kind.user, policy.userNamespace), (.pid, policy.pidNamespace),
+                                     (.mount, policy.mountNamespace)] {
+                guard try proc.namespace(kind, of: path) == expected else {
+                    throw TreeRefusal.otherNamespace(pid: pid, tid: tid, kind: kind.description)
+                }
             }
         } catch let refusal as TreeRefusal {
             throw refusal
         } catch {
             throw .unreadable(pid: pid, what: "\(error)")
         }
-    }
-
-    private static func children(of task: PinnedTask, proc: ProcFilesystem) throws(TreeRefusal) -> [Int32] {
-        var result: [Int32] = []
-        for tid in task.threads {
-            guard let text = try? proc.read("\(task.pid)/task/\(tid)/children") else { continue }
-            result += text.split(separator: " ").compactMap { Int32($0.trimmingCharacters("\n")) }
-        }
-        return result
-    }
-
-    private static func parseStatus(_ text: String, pid: Int32) throws(TreeRefusal) -> TaskStatus {
-        do { return try TaskStatus.parse(text) } catch { throw .unreadable(pid: pid, what: "\(error)") }
-    }
-
-    private static func parseStat(_ text: String, pid: Int32) throws(TreeRefusal) -> TaskStat {
-        do { return try TaskStat.parse(text) } catch { throw .unreadable(pid: pid, what: "\(error)") }
     }
 }

@@ -1,71 +1,86 @@
+import Credentials
 import LinuxSystem
 
 /// What the kernel really restored, read back from /proc while criu left
-/// every task stopped. Whatever the images said, a task that is not the
-/// caller's, holds a capability, or was not in the images is a refusal,
-/// and everything restored is killed before any of it runs.
+/// every task stopped. Whatever the images said, a task whose credentials
+/// break the rule, a descriptor on a kernel interface, or a task that was
+/// not in the images is a refusal, and everything restored is killed before
+/// any of it runs.
 public final class RestoredTree {
     public struct Expected: Sendable {
         public var pid: Int32
         public var threads: [Int32]
-        public init(pid: Int32, threads: [Int32]) { self.pid = pid; self.threads = threads }
+        /// The task was stopped when it was dumped: it stays stopped.
+        public var wasStopped: Bool
+        public init(pid: Int32, threads: [Int32], wasStopped: Bool = false) {
+            self.pid = pid
+            self.threads = threads
+            self.wasStopped = wasStopped
+        }
     }
 
     /// Pins by PID outside the namespace.
     public let pins: [Int32: any ProcessPin]
     /// PID inside the namespace -> PID outside.
     public let outerPIDs: [Int32: Int32]
+    /// Outside PIDs of the tasks that were running when they were dumped.
+    let toResume: [Int32]
 
-    init(pins: [Int32: any ProcessPin], outerPIDs: [Int32: Int32]) {
+    init(pins: [Int32: any ProcessPin], outerPIDs: [Int32: Int32], toResume: [Int32]) {
         self.pins = pins
         self.outerPIDs = outerPIDs
+        self.toResume = toResume
     }
 
     /// Walks everything below `reaper` (the namespace's init, seen from
-    /// outside), pins and checks every process and thread, and compares the
-    /// set with `expected` (PIDs as the images number them, inside).
-    public static func verify(_ expected: [Expected], below reaper: Int32, in proc: ProcFilesystem, callerUID: UInt32,
-                              callerGroups: Set<UInt32>) -> RestoreCheck {
+    /// outside), pins and checks every process and thread and its open
+    /// descriptors, and compares the set with `expected` (PIDs as the images
+    /// number them, inside).
+    public static func verify(_ expected: [Expected], below reaper: Int32, in proc: ProcFilesystem,
+                              rule: CredentialRule) -> RestoreCheck {
         var pins: [Int32: any ProcessPin] = [:]
         var outer: [Int32: Int32] = [:]
-        let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.pid, Set($0.threads)) })
+        var toResume: [Int32] = []
+        let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.pid, $0) })
         var queue = proc.children(of: reaper)
         func fail(_ reason: String) -> RestoreCheck { .failed(RestoreCheckFailure(pins: pins, reason: reason)) }
-        while !queue.isEmpty {
-            let pid = queue.removeFirst()
+        var next = 0
+        while next < queue.count {
+            let pid = queue[next]
+            next += 1
             do {
-                let pin = try proc.pinner(pid)
+                let pin = try proc.pin(pid)
                 pins[pid] = pin
-                let status = try TaskStatus.parse(try proc.read("\(pid)/status"))
+                let status = try proc.status("\(pid)")
                 guard pin.isAlive else { return fail("restored task \(pid) vanished") }
                 let inner = status.innermostPID
-                guard let threads = wanted[inner] else {
+                guard let want = wanted[inner] else {
                     return fail("process \(inner) was restored but is not in the images")
                 }
                 outer[inner] = pid
-                // A zombie in the images (no threads) is restored as one:
-                // it can never run, and its credentials are whatever it died
-                // with (criu's, before they were set). Nothing else about it
-                // matters; anything but a zombie is refused.
-                if threads.isEmpty {
+                // A zombie in the images (no threads) is restored as one: it
+                // can never run, and its credentials are whatever it died
+                // with. Anything but a zombie is refused.
+                if want.threads.isEmpty {
                     guard status.isZombie else { return fail("restored task \(inner) should be a zombie, but is in state \(status.state)") }
                     continue
                 }
-                let taskDir = try proc.openDirectory("\(pid)/task")
                 var present: Set<Int32> = []
-                for name in try taskDir.entries() {
-                    guard let tid = Int32(name) else { continue }
-                    let threadStatus = try settled(try TaskStatus.parse(try proc.read("\(pid)/task/\(tid)/status")),
-                                                   path: "\(pid)/task/\(tid)/status", in: proc)
+                for tid in try proc.threads(of: pid) {
+                    let path = tid == pid ? "\(pid)" : "\(pid)/task/\(tid)"
+                    let threadStatus = try settled(try proc.status(path), path: path, in: proc)
                     present.insert(threadStatus.innermostPID)
-                    if let problem = problem(with: threadStatus, pid: inner, tid: threadStatus.innermostPID,
-                                             uid: callerUID, groups: callerGroups) {
-                        return fail(problem)
+                    let who = tid == pid ? "restored task \(inner)" : "restored task \(inner) (thread \(threadStatus.innermostPID))"
+                    if let violation = rule.violation(threadStatus.credentials, subject: who) { return fail(violation.description) }
+                    guard threadStatus.isStopped || threadStatus.isZombie else {
+                        return fail("\(who) is running (state \(threadStatus.state)), not stopped as criu was told to leave it")
                     }
                 }
-                guard present == threads else {
-                    return fail("restored task \(inner) has threads \(present.sorted()), the images \(threads.sorted())")
+                guard present == Set(want.threads) else {
+                    return fail("restored task \(inner) has threads \(present.sorted()), the images \(want.threads.sorted())")
                 }
+                if let problem = descriptorProblem(pid: pid, inner: inner, in: proc, uid: rule.uid) { return fail(problem) }
+                if !want.wasStopped { toResume.append(pid) }
                 queue += proc.children(of: pid)
             } catch {
                 return fail("cannot read restored task \(pid): \(error)")
@@ -73,45 +88,54 @@ public final class RestoredTree {
         }
         let missing = Set(wanted.keys).subtracting(outer.keys)
         guard missing.isEmpty else { return fail("tasks \(missing.sorted()) of the images were not restored") }
-        return .passed(RestoredTree(pins: pins, outerPIDs: outer))
+        return .passed(RestoredTree(pins: pins, outerPIDs: outer, toResume: toResume))
+    }
+
+    /// Every descriptor criu gave a restored task is something the caller
+    /// could open with their own credentials: not on a kernel interface
+    /// (procfs, sysfs, devpts and the like: there what a descriptor may do
+    /// can depend on who opened it), no device but /dev/null and its kin.
+    /// Decided by what each descriptor really is, not by its path.
+    static func descriptorProblem(pid: Int32, inner: Int32, in proc: ProcFilesystem, uid: UInt32) -> String? {
+        guard let dir = try? proc.openDirectory("\(pid)/fd") else { return "cannot read the descriptors of restored task \(inner)" }
+        guard (try? dir.status().owner) == uid, let names = try? dir.entries() else {
+            return "restored task \(inner) is not dumpable (its descriptors cannot be checked)"
+        }
+        for name in names {
+            guard let file = try? dir.open(name, [.pathOnly]) else { continue }   // closed meanwhile
+            guard let type = try? file.fileSystemType(), let st = try? file.status() else {
+                return "cannot check descriptor \(name) of restored task \(inner)"
+            }
+            if FileSystemType.kernelInterfaces.contains(type) {
+                return "restored task \(inner) holds descriptor \(name) on \(type) (\(dir.readLink(name) ?? "?")), which criu-helper does not restore"
+            }
+            if st.isDevice && !st.isHarmlessDevice {
+                return "restored task \(inner) holds descriptor \(name) on a device (\(dir.readLink(name) ?? "?")), which criu-helper does not restore"
+            }
+        }
+        return nil
     }
 
     /// criu stops each restored task by queueing SIGSTOP as it detaches
     /// from it: read in that instant, a task is still "R", on its way to
     /// the stop and unable to run its own code first. Such a task is read
-    /// again (for up to a second) until it has stopped; any other state is
-    /// judged as it is.
+    /// again (for up to two seconds) until it has stopped; any other state
+    /// is judged as it is.
     static func settled(_ first: TaskStatus, path: String, in proc: ProcFilesystem) throws -> TaskStatus {
         var status = first
         var tries = 0
-        while !status.isStopped && !status.isZombie && status.stopPending && tries < 100 {
+        while !status.isStopped && !status.isZombie && status.stopPending && tries < 200 {
             Kernel.sleep(nanoseconds: 10_000_000)
-            status = try TaskStatus.parse(try proc.read(path))
+            status = try proc.status(path)
             tries += 1
         }
         return status
     }
 
-    static func problem(with s: TaskStatus, pid: Int32, tid: Int32, uid: UInt32, groups: Set<UInt32>) -> String? {
-        let who = pid == tid ? "restored task \(pid)" : "restored task \(pid) (thread \(tid))"
-        for (i, value) in s.uids.enumerated() where value != uid {
-            return "\(who) has \(TaskStatus.uidNames[i]) \(value), not the caller's \(uid)"
-        }
-        for gid in s.gids + s.groups where !groups.contains(gid) {
-            return "\(who) has group \(gid), not one of the caller's"
-        }
-        for (name, mask) in [("CapInh", s.capInh), ("CapPrm", s.capPrm), ("CapEff", s.capEff), ("CapAmb", s.capAmb)] where mask != 0 {
-            return "\(who) holds capabilities (\(name) \(hex16(mask)))"
-        }
-        guard s.isStopped || s.isZombie else {
-            return "\(who) is running (state \(s.state)), not stopped as criu was told to leave it"
-        }
-        return nil
-    }
-
-    /// Lets the job run: SIGCONT to every restored process, through its pidfd.
+    /// Lets the job run: SIGCONT to every restored process that was running
+    /// when it was dumped, through its pidfd. One stopped then stays stopped.
     public func resume() throws(SystemError) {
-        for pin in pins.values { try pin.send(18 /* SIGCONT */) }
+        for pid in toResume { try pins[pid]?.send(.continue) }
     }
 }
 
@@ -129,6 +153,6 @@ public struct RestoreCheckFailure: CustomStringConvertible {
 
     /// SIGKILL to every pinned process (pidfds: never a successor).
     public func killAll() {
-        for pin in pins.values { try? pin.send(9) }
+        for pin in pins.values { try? pin.send(.kill) }
     }
 }

@@ -1,5 +1,7 @@
+import Credentials
+
 /// The fields of /proc/PID/status (or /proc/PID/task/TID/status) that the
-/// ownership check decides on.
+/// checks decide on.
 public struct TaskStatus: Equatable, Sendable {
     public var name: String
     public var state: Character
@@ -21,6 +23,12 @@ public struct TaskStatus: Equatable, Sendable {
     /// "NSpid:": this task's PID in each PID namespace from the reader's
     /// down to its own; the last one is the PID inside its own namespace.
     public var namespacePIDs: [Int32] = []
+    /// "NSpgid:" and "NSsid:", as the reader's PID namespace numbers them
+    /// (the first value); 0 where the line is missing.
+    public var processGroup: Int32 = 0
+    public var session: Int32 = 0
+    /// "Threads:"; nil where the line is missing.
+    public var threadCount: Int? = nil
     /// "SigPnd:" | "ShdPnd:": signals pending for the thread or its process
     /// (0 where the lines are missing).
     public var pendingSignals: UInt64 = 0
@@ -39,74 +47,151 @@ public struct TaskStatus: Equatable, Sendable {
     /// again (SIGSTOP cannot be blocked, caught or ignored).
     public var stopPending: Bool { pendingSignals & (1 << 18) != 0 }
 
-    public static let uidNames = ["uid", "euid", "suid", "fsuid"]
-    public static let gidNames = ["gid", "egid", "sgid", "fsgid"]
+    /// What the credential rule decides on.
+    public var credentials: Credentials {
+        Credentials(uids: uids, gids: gids, groups: groups, inheritable: capInh, permitted: capPrm,
+                    effective: capEff, ambient: capAmb, noNewPrivileges: noNewPrivs)
+    }
 
-    /// Parses the text. Every field the check needs must be present and well
-    /// formed; otherwise the status is refused rather than guessed.
     public static func parse(_ text: String) throws(ProcParseError) -> TaskStatus {
-        var fields: [Substring: Substring] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let key = line[..<colon]
-            var value = line[line.index(after: colon)...]
-            while let f = value.first, f == "\t" || f == " " { value.removeFirst() }
-            if fields[key] != nil { throw .malformed("status", "duplicated \(key)") }
-            fields[key] = value
+        let bytes = Array(text.utf8)
+        let result: Result<TaskStatus, ProcParseError> = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(ProcParseError) in try parse(buffer) }
         }
-        func field(_ key: Substring) throws(ProcParseError) -> Substring {
-            guard let value = fields[key] else { throw .malformed("status", "no \(key) line") }
+        return try result.get()
+    }
+
+    /// Parses the text, byte by byte. Every field the check needs must be
+    /// present, once, and well formed; otherwise the status is refused
+    /// rather than guessed.
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProcParseError) -> TaskStatus {
+        var name: String? = nil, state: Character? = nil
+        var tgid: Int32? = nil, pid: Int32? = nil, ppid: Int32? = nil
+        var uids: [UInt32]? = nil, gids: [UInt32]? = nil, groups: [UInt32]? = nil
+        var masks: [UInt64?] = [nil, nil, nil, nil, nil]   // CapInh CapPrm CapEff CapBnd CapAmb
+        var nnp: Bool? = nil, kthread: Bool? = nil
+        var nspid: [Int32] = [], nspgid: Int32 = 0, nssid: Int32 = 0, threads: Int? = nil
+        var sigPnd: UInt64? = nil, shdPnd: UInt64? = nil
+        var hasMemory = false
+        var seen: Set<String> = []
+
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            defer { lineStart = lineEnd + 1 }
+            var colon = lineStart
+            while colon < lineEnd && bytes[colon] != 0x3A { colon += 1 }
+            guard colon < lineEnd else { continue }
+            var valueStart = colon + 1
+            while valueStart < lineEnd && (bytes[valueStart] == 0x09 || bytes[valueStart] == 0x20) { valueStart += 1 }
+            let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<colon]), as: UTF8.self)
+            let value = UnsafeBufferPointer(rebasing: bytes[valueStart..<lineEnd])
+            guard seen.insert(key).inserted else { throw .malformed("status", "duplicated \(key)") }
+            switch key {
+            case "Name": name = String(decoding: value, as: UTF8.self)
+            case "State":
+                guard let first = value.first else { throw .malformed("status", "bad State") }
+                state = Character(Unicode.Scalar(first))
+            case "Tgid": tgid = try number(value, key)
+            case "Pid": pid = try number(value, key)
+            case "PPid": ppid = try number(value, key)
+            case "Uid": uids = try ids(value, key)
+            case "Gid": gids = try ids(value, key)
+            case "Groups":
+                let parts = fields(value)
+                var list: [UInt32] = []
+                for part in parts { list.append(try number(part, key)) }
+                groups = list
+            case "CapInh": masks[0] = try mask(value, key)
+            case "CapPrm": masks[1] = try mask(value, key)
+            case "CapEff": masks[2] = try mask(value, key)
+            case "CapBnd": masks[3] = try mask(value, key)
+            case "CapAmb": masks[4] = try mask(value, key)
+            case "NoNewPrivs":
+                let n: UInt8 = try number(value, key)
+                nnp = n == 1
+            case "Kthread":
+                guard value.count == 1, value[0] == 0x30 || value[0] == 0x31 else { throw .malformed("status", "bad Kthread") }
+                kthread = value[0] == 0x31
+            case "NSpid":
+                for part in fields(value) { nspid.append(try number(part, key)) }
+            case "NSpgid": nspgid = try fields(value).first.map { (p) throws(ProcParseError) -> Int32 in try number(p, key) } ?? 0
+            case "NSsid": nssid = try fields(value).first.map { (p) throws(ProcParseError) -> Int32 in try number(p, key) } ?? 0
+            case "Threads": threads = try number(value, key)
+            case "SigPnd": sigPnd = try mask(value, key)
+            case "ShdPnd": shdPnd = try mask(value, key)
+            case "VmSize": hasMemory = true
+            default: continue
+            }
+        }
+        func required<T>(_ value: T?, _ key: String) throws(ProcParseError) -> T {
+            guard let value else { throw .malformed("status", "no \(key) line") }
             return value
         }
-        func number<T: FixedWidthInteger>(_ key: Substring, _: T.Type) throws(ProcParseError) -> T {
-            guard let n = T(try field(key)) else { throw .malformed("status", "bad \(key)") }
-            return n
-        }
-        func ids(_ key: Substring) throws(ProcParseError) -> [UInt32] {
-            let parts = try field(key).split(whereSeparator: { $0 == "\t" || $0 == " " })
-            let values = parts.compactMap { UInt32($0) }
-            guard values.count == 4, parts.count == 4 else { throw .malformed("status", "bad \(key)") }
-            return values
-        }
-        func mask(_ key: Substring) throws(ProcParseError) -> UInt64 {
-            let text = try field(key)
-            guard text.count == 16, let value = UInt64(text, radix: 16) else { throw .malformed("status", "bad \(key)") }
-            return value
-        }
-        let groupText = fields["Groups"] ?? ""
-        let groupParts = groupText.split(separator: " ")
-        let groups = groupParts.compactMap { UInt32($0) }
-        guard groups.count == groupParts.count else { throw .malformed("status", "bad Groups") }
-        let stateText = try field("State")
-        guard let state = stateText.first else { throw .malformed("status", "bad State") }
-        let nnp = try number("NoNewPrivs", UInt8.self)
-        var kthread: Bool? = nil
-        if let k = fields["Kthread"] {
-            guard k == "0" || k == "1" else { throw .malformed("status", "bad Kthread") }
-            kthread = k == "1"
-        }
-        let nspid = (fields["NSpid"] ?? "").split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { Int32($0) }
-        var pending: UInt64 = 0
-        for key: Substring in ["SigPnd", "ShdPnd"] where fields[key] != nil { pending |= try mask(key) }
         return TaskStatus(
-            name: String(try field("Name")),
-            state: state,
-            tgid: try number("Tgid", Int32.self),
-            pid: try number("Pid", Int32.self),
-            ppid: try number("PPid", Int32.self),
-            uids: try ids("Uid"),
-            gids: try ids("Gid"),
-            groups: groups,
-            capInh: try mask("CapInh"),
-            capPrm: try mask("CapPrm"),
-            capEff: try mask("CapEff"),
-            capBnd: try mask("CapBnd"),
-            capAmb: try mask("CapAmb"),
-            noNewPrivs: nnp == 1,
-            kernelThread: kthread,
-            namespacePIDs: nspid,
-            pendingSignals: pending,
-            hasMemory: fields["VmSize"] != nil
-        )
+            name: try required(name, "Name"), state: try required(state, "State"),
+            tgid: try required(tgid, "Tgid"), pid: try required(pid, "Pid"), ppid: try required(ppid, "PPid"),
+            uids: try required(uids, "Uid"), gids: try required(gids, "Gid"), groups: groups ?? [],
+            capInh: try required(masks[0], "CapInh"), capPrm: try required(masks[1], "CapPrm"),
+            capEff: try required(masks[2], "CapEff"), capBnd: try required(masks[3], "CapBnd"),
+            capAmb: try required(masks[4], "CapAmb"), noNewPrivs: try required(nnp, "NoNewPrivs"),
+            kernelThread: kthread, namespacePIDs: nspid, processGroup: nspgid, session: nssid, threadCount: threads,
+            pendingSignals: (sigPnd ?? 0) | (shdPnd ?? 0), hasMemory: hasMemory)
+    }
+
+    /// Tab- or space-separated fields.
+    static func fields(_ value: UnsafeBufferPointer<UInt8>) -> [UnsafeBufferPointer<UInt8>] {
+        var result: [UnsafeBufferPointer<UInt8>] = []
+        var i = 0
+        while i < value.count {
+            while i < value.count && (value[i] == 0x09 || value[i] == 0x20) { i += 1 }
+            let start = i
+            while i < value.count && value[i] != 0x09 && value[i] != 0x20 { i += 1 }
+            if i > start { result.append(UnsafeBufferPointer(rebasing: value[start..<i])) }
+        }
+        return result
+    }
+
+    /// A decimal number that fits `T`, nothing else.
+    static func number<T: FixedWidthInteger>(_ value: UnsafeBufferPointer<UInt8>, _ key: String) throws(ProcParseError) -> T {
+        var negative = false
+        var digits = value[...]
+        if T.isSigned, digits.first == 0x2D { negative = true; digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.count <= 20 else { throw .malformed("status", "bad \(key)") }
+        var result: T = 0
+        for byte in digits {
+            guard byte >= 0x30 && byte <= 0x39 else { throw .malformed("status", "bad \(key)") }
+            let (times, o1) = result.multipliedReportingOverflow(by: 10)
+            let (plus, o2) = times.addingReportingOverflow(T(byte - 0x30))
+            guard !o1 && !o2 else { throw .malformed("status", "bad \(key)") }
+            result = plus
+        }
+        return negative ? 0 - result : result
+    }
+
+    static func ids(_ value: UnsafeBufferPointer<UInt8>, _ key: String) throws(ProcParseError) -> [UInt32] {
+        let parts = fields(value)
+        guard parts.count == 4 else { throw .malformed("status", "bad \(key)") }
+        var result: [UInt32] = []
+        for part in parts { result.append(try number(part, key)) }
+        return result
+    }
+
+    /// Sixteen hexadecimal digits.
+    static func mask(_ value: UnsafeBufferPointer<UInt8>, _ key: String) throws(ProcParseError) -> UInt64 {
+        guard value.count == 16 else { throw .malformed("status", "bad \(key)") }
+        var result: UInt64 = 0
+        for byte in value {
+            let digit: UInt8
+            switch byte {
+            case 0x30...0x39: digit = byte - 0x30
+            case 0x61...0x66: digit = byte - 0x61 + 10
+            case 0x41...0x46: digit = byte - 0x41 + 10
+            default: throw .malformed("status", "bad \(key)")
+            }
+            result = result << 4 | UInt64(digit)
+        }
+        return result
     }
 }

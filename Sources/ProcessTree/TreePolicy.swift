@@ -1,28 +1,28 @@
+import Credentials
+import LinuxSystem
+
 /// What every task and thread of a tree must satisfy to be checkpointed on
 /// the caller's behalf.
 public struct TreePolicy: Sendable {
-    public var callerUID: UInt32
-    /// The caller's real gid and supplementary groups.
-    public var callerGroups: Set<UInt32>
+    /// Whose credentials a task may have (the one rule of the helper).
+    public var rule: CredentialRule
     /// The helper and its ancestors.
     public var excludedPIDs: Set<Int32>
+    /// The namespaces every task must be in: the helper's user namespace,
+    /// and the PID and mount namespaces criu will run in.
     public var userNamespace: NamespaceID
     public var pidNamespace: NamespaceID
-    /// Tasks must have no_new_privs: then none of them can gain privileges
-    /// (a set-user-ID exec) between this check and criu freezing the tree.
-    public var requireNoNewPrivileges: Bool
+    public var mountNamespace: NamespaceID
     public var maximumTasks: Int
     public var maximumThreads: Int
 
-    public init(callerUID: UInt32, callerGroups: Set<UInt32>, excludedPIDs: Set<Int32>,
-                userNamespace: NamespaceID, pidNamespace: NamespaceID,
-                requireNoNewPrivileges: Bool, maximumTasks: Int = 4096, maximumThreads: Int = 65536) {
-        self.callerUID = callerUID
-        self.callerGroups = callerGroups
+    public init(rule: CredentialRule, excludedPIDs: Set<Int32>, userNamespace: NamespaceID, pidNamespace: NamespaceID,
+                mountNamespace: NamespaceID, maximumTasks: Int = 4096, maximumThreads: Int = 65536) {
+        self.rule = rule
         self.excludedPIDs = excludedPIDs
         self.userNamespace = userNamespace
         self.pidNamespace = pidNamespace
-        self.requireNoNewPrivileges = requireNoNewPrivileges
+        self.mountNamespace = mountNamespace
         self.maximumTasks = maximumTasks
         self.maximumThreads = maximumThreads
     }

@@ -1,3 +1,4 @@
+import Credentials
 import LinuxSystem
 
 /// Why a process tree may not be checkpointed by this caller. Each message
@@ -8,19 +9,17 @@ public enum TreeRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case notAProcess(pid: Int32, tgid: Int32)
     case kernelThread(Int32)
     case containsHelper(Int32)
-    case foreignID(pid: Int32, tid: Int32, field: String, value: UInt32, expected: String)
-    case foreignGroup(pid: Int32, tid: Int32, group: UInt32, allowed: String)
-    case capabilities(pid: Int32, tid: Int32, set: String, mask: UInt64)
+    case credentials(CredentialViolation)
     case notDumpable(pid: Int32, tid: Int32)
     case otherNamespace(pid: Int32, tid: Int32, kind: String)
-    case noNewPrivileges(pid: Int32, tid: Int32)
     case tooManyTasks(limit: Int)
     case tooManyThreads(limit: Int)
     case vanished(Int32)
     case unreadable(pid: Int32, what: String)
 
+    static func who(_ pid: Int32, _ tid: Int32) -> String { pid == tid ? "task \(pid)" : "task \(pid) (thread \(tid))" }
+
     public var description: String {
-        func who(_ pid: Int32, _ tid: Int32) -> String { pid == tid ? "task \(pid)" : "task \(pid) (thread \(tid))" }
         switch self {
         case .initProcess:
             return "pid 1 cannot be checkpointed"
@@ -32,18 +31,12 @@ public enum TreeRefusal: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(pid) is a kernel thread"
         case .containsHelper(let pid):
             return "the tree contains criu-helper itself or one of its ancestors (pid \(pid))"
-        case .foreignID(let pid, let tid, let field, let value, let expected):
-            return "\(who(pid, tid)) has \(field) \(value), not the caller's \(expected)"
-        case .foreignGroup(let pid, let tid, let group, let allowed):
-            return "\(who(pid, tid)) has group \(group), which is not one of the caller's groups (\(allowed))"
-        case .capabilities(let pid, let tid, let set, let mask):
-            return "\(who(pid, tid)) holds capabilities (\(set) \(hex16(mask)))"
+        case .credentials(let violation):
+            return violation.description
         case .notDumpable(let pid, let tid):
-            return "\(who(pid, tid)) is not dumpable (it changed credentials, for example by running a set-user-ID program)"
+            return "\(Self.who(pid, tid)) is not dumpable (it changed credentials, for example by running a set-user-ID program)"
         case .otherNamespace(let pid, let tid, let kind):
-            return "\(who(pid, tid)) is in another \(kind) namespace than the caller"
-        case .noNewPrivileges(let pid, let tid):
-            return "\(who(pid, tid)) does not have no_new_privs set (start jobs with `criu-helper run` or `setpriv --no-new-privs`)"
+            return "\(Self.who(pid, tid)) is in another \(kind) namespace than the job's root, or than criu-helper"
         case .tooManyTasks(let limit):
             return "the tree has more than \(limit) processes"
         case .tooManyThreads(let limit):
@@ -54,9 +47,4 @@ public enum TreeRefusal: Error, Equatable, Sendable, CustomStringConvertible {
             return "cannot read /proc/\(pid): \(what)"
         }
     }
-}
-
-func hex16(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, 16 - digits.count)) + digits
 }

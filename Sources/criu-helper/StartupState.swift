@@ -1,4 +1,6 @@
 import CStartup
+import CSystem
+import LinuxSystem
 
 /// What the C constructor (CStartup/startup.c) kept before Swift ran.
 enum StartupState {
@@ -16,6 +18,12 @@ enum StartupState {
         var count: Int32 = 0
         guard let argv = chs_caller_arguments(&count) else { return [] }
         return (0..<Int(count)).map { argv[$0].map { String(cString: $0) } ?? "" }
+    }
+
+    /// The caller's umask, signal dispositions and mask and resource limits
+    /// from before the constructor changed them (for the job `run` starts).
+    static func callerState() -> CallerState {
+        CallerState(chs_caller_state().pointee)
     }
 
     /// The caller's environment; `environ` itself is already empty.

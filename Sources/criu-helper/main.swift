@@ -1,17 +1,21 @@
 // criu-helper: checkpoint and restore of the caller's own process tree with
-// CRIU. Installed with file capabilities (permitted only): cap_sys_ptrace,
-// cap_sys_admin, cap_checkpoint_restore for criu, cap_audit_write for the
-// helper's own audit records.
+// CRIU. Installed with file capabilities, permitted only (install/setcap.sh):
+// cap_checkpoint_restore (criu's one capability), cap_sys_admin (the private
+// tmpfs; the job's PID and mount namespaces), cap_sys_chroot (with
+// cap_sys_admin, entering a job's mount namespace), cap_audit_write (the
+// helper's own audit records). Every place one is raised is in
+// Privilege/PrivilegedOperations.swift.
 //
 // The privileged path, top to bottom. Before this file runs, the C
-// constructor in CStartup/startup.c has already made descriptors 0-2 valid,
-// closed every other inherited descriptor, emptied the environment, made the
-// process non-dumpable, set RLIMIT_CORE to 0 and raised the soft limits on
-// file size, descriptors and stack to their hard limits.
+// constructor in CStartup/startup.c has already saved the caller's umask,
+// signal state and limits (for the job `run` starts), made descriptors 0-2
+// valid, closed every other inherited descriptor, emptied the environment,
+// made the process non-dumpable, set the soft RLIMIT_CORE to 0 and raised the
+// soft limits on file size, descriptors and stack to their hard limits.
 
-import CapabilityGuard
 import HelperCore
 import LinuxSystem
+import Privilege
 
 // 1. Hygiene that had to happen before Swift ran must have worked.
 if StartupState.failed {
@@ -47,9 +51,9 @@ if argv.count >= 2 && argv[1] == "check" {
 // 4. Exactly the installed capabilities, all of them merely permitted. If
 //    the kernel did not grant them (no setcap, a nosuid mount, or the caller
 //    set no_new_privs) the helper cannot work: refuse to start.
-let capabilities: CapabilityGuard
+let privileges: Privileges
 do {
-    capabilities = try CapabilityGuard.takeControl(required: .installed)
+    privileges = try Privileges.takeControl()
 } catch {
     Startup.fail(.unavailable("\(error)"))
 }
@@ -72,9 +76,9 @@ do { config = try Configuration.load(from: Configuration.path(forExecutable: exe
 let audit: AuditConnection?
 do { audit = try Startup.openAudit(policy: config.audit) } catch { Startup.fail(error) }
 
-let session = Session(caller: caller, config: config, executable: executable,
-                      capabilities: capabilities, audit: audit, pidMax: Startup.pidMax(),
-                      callerEnvironment: StartupState.callerEnvironment())
+let session = Session(caller: caller, config: config, executable: executable, privileges: privileges,
+                      audit: audit, pidMax: Startup.pidMax(),
+                      callerEnvironment: StartupState.callerEnvironment(), callerState: StartupState.callerState())
 
 // 9. The request itself: parsed strictly, authorised, audited, carried out.
 Kernel.exit(session.handle(argv))

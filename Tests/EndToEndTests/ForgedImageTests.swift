@@ -46,20 +46,20 @@ struct ForgedImageTests {
     var root: Int32 { Self.baseGeneration().map { ImageForge(directory: $0).rootPID } ?? 0 }
 
     @Test("CAP_SYS_ADMIN in cap_eff")
-    func capEff() { let r = root; expectRefusal("has capabilities in cap_eff") { $0.editCredentials(r) { $0.removing(11).adding(11, .varint(0x20_0000)).adding(11, .varint(0)) } } }
+    func capEff() { let r = root; expectRefusal("holds capabilities (CapEff 0000000000200000)") { $0.editCredentials(r) { $0.removing(11).adding(11, .varint(0x20_0000)).adding(11, .varint(0)) } } }
 
     @Test("capabilities in cap_prm, packed encoding")
     func capPrmPacked() {
         let r = root
-        expectRefusal("has capabilities in cap_prm (word 1") {
+        expectRefusal("holds capabilities (CapPrm 0000010000000000)") {
             $0.editCredentials(r) { $0.removing(10).adding(10, .bytes(ArraySlice(Wire.varint(0) + Wire.varint(0x100)))) }
         }
     }
 
-    @Test("capabilities in cap_amb and cap_inh", arguments: [(UInt32(19), "cap_amb"), (9, "cap_inh")])
+    @Test("capabilities in cap_amb and cap_inh", arguments: [(UInt32(19), "CapAmb"), (9, "CapInh")])
     func otherCapabilitySets(_ field: UInt32, _ name: String) {
         let r = root
-        expectRefusal("has capabilities in \(name)") { $0.editCredentials(r) { $0.removing(field).adding(field, .varint(0x8_0000)) } }
+        expectRefusal("holds capabilities (\(name) 0000000000080000)") { $0.editCredentials(r) { $0.removing(field).adding(field, .varint(0x8_0000)) } }
     }
 
     @Test("a second creds message in the thread core")

@@ -15,6 +15,10 @@ struct AuditRecordTests {
     func bounded() {
         let record = AuditRecord(operation: "dump", success: true, fields: [("images-dir", .untrusted(String(repeating: "a", count: 5000)))])
         let text = record.message { key, value in "\(key)=\(value.count)" }
-        #expect(text == "op=dump images-dir=1024")
+        #expect(text == "op=dump images-dir=\(AuditRecord.maximumValueLength)")
+        // Cut at a character boundary, never inside one.
+        let wide = AuditRecord(operation: "dump", success: true, fields: [("images-dir", .untrusted(String(repeating: "é", count: 300)))])
+        let cut = wide.message { _, value in value }
+        #expect(cut.hasSuffix("...") && cut.utf8.count <= "op=dump ".utf8.count + AuditRecord.maximumValueLength && !cut.contains("\u{FFFD}"))
     }
 }

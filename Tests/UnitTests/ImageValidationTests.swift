@@ -1,3 +1,4 @@
+import Credentials
 import CriuImages
 import ImageForging
 import Testing
@@ -5,7 +6,7 @@ import Testing
 /// The image checks on hand-built images (the end-to-end suite forges real ones).
 @Suite("image validation")
 struct ImageValidationTests {
-    static let caller = CallerCredentials(uid: 1001, groups: [1001, 100], requireNoNewPrivileges: true)
+    static let caller = CredentialRule(uid: 1001, groups: [1001, 100], requireNoNewPrivileges: true)
 
     /// creds_entry of the caller, no capabilities, no_new_privs.
     static func creds(_ tweak: (inout [ProtobufMessage.Field]) -> Void = { _ in }) -> [UInt8] {
@@ -37,7 +38,7 @@ struct ImageValidationTests {
     func cleanCredentials() throws { try check(Self.core(creds: Self.creds())) }
 
     @Test("each forged credential is refused", arguments: [
-        (UInt32(11), UInt64(0x20_0000), "cap_eff"), (10, 0x40_0000, "cap_prm"), (9, 1, "cap_inh"), (19, 0x8_0000, "cap_amb"),
+        (UInt32(11), UInt64(0x20_0000), "CapEff"), (10, 0x40_0000, "CapPrm"), (9, 1, "CapInh"), (19, 0x8_0000, "CapAmb"),
         (3, 0, "euid 0"), (1, 0, "uid 0"), (7, 0, "fsuid 0"), (4, 0, "egid 0"), (14, 27, "supplementary group 27"), (13, 1, "securebits"),
     ])
     func forgedCredentials(_ field: UInt32, _ value: UInt64, _ text: String) {
@@ -52,8 +53,14 @@ struct ImageValidationTests {
     @Test("capabilities hidden in a packed run are found")
     func packedCapabilities() {
         let run = Wire.varint(0) + Wire.varint(0x100)
-        let bytes = Self.core(creds: Self.creds { $0.append(.init(number: 10, value: .bytes(ArraySlice(run)))) })
-        do { try check(bytes); Issue.record("accepted") } catch { #expect("\(error)".contains("cap_prm (word 2")) }
+        let bytes = Self.core(creds: Self.creds { f in
+            f.removeAll { $0.number == 10 }
+            f.append(.init(number: 10, value: .bytes(ArraySlice(run))))
+        })
+        do { try check(bytes); Issue.record("accepted") } catch { #expect("\(error)".contains("holds capabilities (CapPrm 0000010000000000)"), "\(error)") }
+        let third = Wire.varint(0) + Wire.varint(0) + Wire.varint(1)
+        let beyond = Self.core(creds: Self.creds { $0.append(.init(number: 11, value: .bytes(ArraySlice(third)))) })
+        do { try check(beyond); Issue.record("accepted") } catch { #expect("\(error)".contains("capability words beyond"), "\(error)") }
     }
 
     @Test("a second creds message is refused, not merged")
@@ -113,6 +120,8 @@ struct ImageValidationTests {
         ("/home/alice/out.txt", true), ("/", true), ("/dev/null", true), ("/dev/shm/mpi-1", true),
         ("/proc/1/root/etc/shadow", false), ("/proc", false), ("/dev/sda", false), ("/dev/shm/", false),
         ("relative/path", false), ("/home/../etc/shadow", false), ("/home/./x", false),
+        ("//proc/self/pagemap", false), ("/./proc/self/pagemap", false), ("/home/alice/", false), ("/home//alice", false),
+        ("/sys/kernel/notes", false), ("/proc/", false),
     ])
     func paths(_ path: String, _ allowed: Bool) {
         #expect(((try? PathPolicy.check(path, what: "file")) != nil) == allowed)

@@ -12,6 +12,10 @@ extern char *const *chs_caller_environment(void);
 extern char *const *chs_caller_arguments(int *count);
 /// Non-zero when start-up hygiene could not be established.
 extern int chs_startup_failure(void);
+struct chs_caller_state;
+/// The caller's umask, signal dispositions and mask and resource limits,
+/// as they were before the constructor changed any of them.
+extern const struct chs_caller_state *chs_caller_state(void);
 /// Non-zero when a hard resource limit (file size, descriptors, stack) is
 /// below what the helper needs.
 extern int chs_limits_failure(void);

@@ -16,9 +16,6 @@ func retryingOnInterrupt<T: BinaryInteger>(_ body: () -> T) -> T {
 func sys_openat2(_ dir: Int32, _ path: String, _ flags: Int32, _ mode: mode_t, _ resolve: UInt64) -> Int32 {
     retryingOnInterrupt { chs_openat2(dir, path, UInt64(UInt32(bitPattern: flags)), UInt64(mode), resolve) }
 }
-func sys_openat(_ dir: Int32, _ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
-    retryingOnInterrupt { chs_openat(dir, path, flags, mode) }
-}
 func sys_close(_ fd: Int32) { _ = Glibc.close(fd) }
 func sys_fstat(_ fd: Int32, _ st: inout stat) -> Int32 { Glibc.fstat(fd, &st) }
 func sys_fstatat(_ dir: Int32, _ path: String, _ st: inout stat, _ flags: Int32) -> Int32 {
@@ -100,7 +97,6 @@ func sys_getgroups() -> [UInt32] {
 }
 func sys_set_dumpable(_ on: Bool) -> Int32 { chs_set_dumpable(on ? 1 : 0) }
 func sys_get_dumpable() -> Int32 { chs_get_dumpable() }
-func sys_set_child_subreaper() -> Int32 { chs_set_child_subreaper(1) }
 func sys_set_no_new_privs() -> Int32 { chs_set_no_new_privs() }
 func sys_get_no_new_privs() -> Int32 { chs_get_no_new_privs() }
 func sys_reset_signals() -> Int32 { chs_reset_signals() }
@@ -116,14 +112,27 @@ func sys_setrlimit(_ resource: Int32, soft: UInt64, hard: UInt64) -> Int32 {
 func sys_fsopen(_ name: String) -> Int32 { chs_fsopen(name) }
 func sys_fsconfig(_ fd: Int32, _ key: String, _ value: String) -> Int32 { chs_fsconfig_string(fd, key, value) }
 func sys_fsconfig_create(_ fd: Int32) -> Int32 { chs_fsconfig_create(fd) }
-func sys_fsmount(_ fd: Int32) -> Int32 { chs_fsmount(fd, 0) }
+func sys_fsmount(_ fd: Int32) -> Int32 { chs_fsmount(fd) }
 
-func sys_spawn(_ attr: inout chs_spawn_attr) -> (pid: pid_t, failedStep: String?) {
-    var step: UnsafePointer<CChar>? = nil
-    let pid = chs_spawn(&attr, &step)
-    return (pid, step.map { String(cString: $0) })
+func sys_spawn(_ child: inout chs_child, _ failure: inout chs_failure) -> pid_t { chs_spawn(&child, &failure) }
+func sys_reaper_clone(_ start: inout chs_reaper_start) -> pid_t { chs_reaper_clone(&start) }
+func sys_supervisor_fork(_ start: inout chs_supervisor_start) -> pid_t { chs_supervisor_fork(&start) }
+func sys_ns_type(_ fd: Int32) -> Int32 { chs_ns_type(fd) }
+func sys_ns_owner(_ fd: Int32) -> Int32 { chs_ns_owner(fd) }
+func sys_has_file_capabilities(_ fd: Int32) -> Int32 { chs_has_file_capabilities(fd) }
+func sys_fstatfs_type(_ fd: Int32) -> UInt64? {
+    var type: UInt64 = 0
+    guard chs_fstatfs_type(fd, &type) == 0 else { return nil }
+    return type
 }
-func sys_wifexited(_ s: Int32) -> Bool { chs_wifexited(s) != 0 }
+func sys_poll_readable(_ fd: Int32, _ milliseconds: Int) -> Bool {
+    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    while true {
+        let n = Glibc.poll(&entry, 1, Int32(clamping: milliseconds))
+        if n < 0 && Glibc.errno == EINTR { continue }
+        return n > 0
+    }
+}
 func sys_wexitstatus(_ s: Int32) -> Int32 { chs_wexitstatus(s) }
 func sys_wifsignaled(_ s: Int32) -> Bool { chs_wifsignaled(s) != 0 }
 func sys_wtermsig(_ s: Int32) -> Int32 { chs_wtermsig(s) }
@@ -175,23 +184,10 @@ func sys_write_stdout(_ text: String) {
 func sys_exit(_ code: Int32) -> Never { Glibc.exit(code) }
 func sys_isatty(_ fd: Int32) -> Bool { Glibc.isatty(fd) == 1 }
 
-func sys_abstract_lock(_ name: String) -> (fd: Int32, holderPID: Int32, holderUID: UInt32) {
-    var pid: Int32 = 0
-    var uid: UInt32 = 0
-    let fd = chs_abstract_lock(name, &pid, &uid)
-    return (fd, pid, uid)
-}
-
 func sys_pipe() -> (read: Int32, write: Int32)? {
     var fds: [Int32] = [-1, -1]
     guard chs_pipe_cloexec(&fds) == 0 else { return nil }
     return (fds[0], fds[1])
-}
-func sys_start_namespace(_ attr: inout chs_namespace_attr) -> pid_t { chs_start_namespace(&attr) }
-func sys_spawn_in_namespaces(_ target: Int32, _ attr: inout chs_spawn_attr) -> (pid: pid_t, failedStep: String?) {
-    var step: UnsafePointer<CChar>? = nil
-    let pid = chs_spawn_in_namespaces(target, &attr, &step)
-    return (pid, step.map { String(cString: $0) })
 }
 func sys_wait_forwarding(_ child: Int32, _ target: Int32, _ timeout: Int) -> Int32? {
     var status: Int32 = 0

@@ -1,0 +1,94 @@
+import LinuxSystem
+
+/// /etc-style settings, from a root-owned file at a fixed place relative to
+/// the installed binary: `<prefix>/etc/criu-helper.conf` for
+/// `<prefix>/bin/criu-helper`. Never from the caller.
+public struct Configuration: Equatable, Sendable {
+    public enum AuditPolicy: String, Sendable { case required, bestEffort = "best-effort" }
+
+    /// Absolute path of criu (root-owned, as every directory above it).
+    public var criu: String = "/usr/sbin/criu"
+    /// `required`: a request whose kernel audit record cannot be written is
+    /// refused. `best-effort`: it goes on, and says so on stderr.
+    public var audit: AuditPolicy = .required
+    /// Tasks must have no_new_privs to be dumped (see README, "Why it is safe").
+    public var requireNoNewPrivileges = true
+    /// Good generations kept per images directory.
+    public var keep = 2
+    /// Seconds a request waits for another one on the same images directory.
+    public var lockTimeout = 60
+    /// Seconds criu may take for one dump or restore before it is killed
+    /// (with everything it started) and the request fails.
+    public var criuTimeout = 1800
+    public var maximumTasks = 4096
+    public var maximumThreads = 65536
+
+    public init() {}
+
+    public static let fileName = "criu-helper.conf"
+
+    /// Where the configuration belongs for a binary at `executable`.
+    public static func path(forExecutable executable: String) -> String {
+        var parts = executable.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        if parts.count >= 2 { parts.removeLast(2) } else { parts.removeAll() }
+        return "/" + (parts + ["etc", fileName]).joined(separator: "/")
+    }
+
+    /// Loads and checks the file: root-owned all the way down, then parsed strictly.
+    public static func load(from path: String) throws(HelperFailure) -> Configuration {
+        let fd: FileDescriptor
+        do { fd = try TrustedFile.open(path, .readOnly) } catch {
+            throw .unavailable("configuration \(path): \(error)")
+        }
+        let text: [UInt8]
+        do { text = try fd.readAll(limit: 64 * 1024) } catch { throw .unavailable("configuration \(path): \(error.errno)") }
+        return try parse(String(decoding: text, as: UTF8.self), path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws(HelperFailure) -> Configuration {
+        var config = Configuration()
+        var seen: Set<String> = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let trimmed = line.trimmed()
+            if trimmed.isEmpty { continue }
+            let at = "configuration \(path) line \(index + 1)"
+            guard let eq = trimmed.firstIndex(of: "=") else { throw .unavailable("\(at): expected `key = value`") }
+            let key = String(trimmed[..<eq]).trimmed()
+            let value = String(trimmed[trimmed.index(after: eq)...]).trimmed()
+            guard seen.insert(key).inserted else { throw .unavailable("\(at): \(key) is set twice") }
+            func number(_ range: ClosedRange<Int>) throws(HelperFailure) -> Int {
+                guard let n = Int(value), range.contains(n) else { throw .unavailable("\(at): \(key) must be \(range.lowerBound)...\(range.upperBound)") }
+                return n
+            }
+            switch key {
+            case "criu":
+                guard value.hasPrefix("/") else { throw .unavailable("\(at): criu must be an absolute path") }
+                config.criu = value
+            case "audit":
+                guard let policy = AuditPolicy(rawValue: value) else { throw .unavailable("\(at): audit must be required or best-effort") }
+                config.audit = policy
+            case "require-no-new-privs":
+                guard value == "yes" || value == "no" else { throw .unavailable("\(at): require-no-new-privs must be yes or no") }
+                config.requireNoNewPrivileges = value == "yes"
+            case "keep": config.keep = try number(1...100)
+            case "lock-timeout": config.lockTimeout = try number(0...3600)
+            case "criu-timeout": config.criuTimeout = try number(1...86400)
+            case "max-tasks": config.maximumTasks = try number(1...100_000)
+            case "max-threads": config.maximumThreads = try number(1...1_000_000)
+            default:
+                throw .unavailable("\(at): unknown setting \(RequestParser.shown(key))")
+            }
+        }
+        return config
+    }
+}
+
+extension String {
+    func trimmed() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,141 @@
+import AuditLog
+import CriuImages
+import LinuxSystem
+import Privilege
+import ProcessTree
+
+extension Session {
+    /// `restore --images-dir DIR [--generation gN] [--wait]`: copy the
+    /// generation's images into a private tmpfs, validate the copy, let criu
+    /// restore it into fresh PID and mount namespaces with every task left
+    /// stopped, read back from /proc what the kernel restored, and only then
+    /// let the job run.
+    public func restore(_ request: RestoreRequest, fields: inout [(key: String, value: AuditRecord.Value)]) throws(HelperFailure) -> Outcome {
+        let dir = try ImagesDirectory.open(request.imagesDirectory, caller: caller, create: false)
+        try dir.lock(timeoutSeconds: config.lockTimeout)
+        try dir.checkContents()
+        let generation: String
+        if let named = request.generation {
+            generation = named
+        } else {
+            guard let latest = try dir.goodGenerations().last else {
+                throw .refused("\(RequestParser.shown(request.imagesDirectory)) holds no good checkpoint generation")
+            }
+            generation = latest.name
+        }
+        fields.append(("generation", .trusted(generation)))
+        let source = try dir.openGeneration(generation)
+        try ImagesDirectory.checkEntries(of: source, shownPath: dir.shown(generation), caller: caller, allowDirectories: false)
+        guard let sourcePath = source.currentPath(), sourcePath.hasPrefix("/") else {
+            throw .internalError("cannot name the generation directory")
+        }
+
+        // 1. The private copy, and the validation of that copy.
+        let plan = try PrivateCopy.Plan.make(from: source, caller: caller)
+        let copy = try PrivateCopy.prepare(plan, from: source, sourcePath: sourcePath, session: self)
+        let summary: ImageValidator.Summary
+        do {
+            summary = try imageValidator.validate(names: copy.names, read: { (name) throws(ImageError) in try copy.read(name) },
+                                                  inspector: LivePaths.inspect)
+        } catch {
+            throw .refused("\(dir.shown(generation)): \(error)")
+        }
+        fields.append(("pid-inside", .trusted(String(summary.root.pid))))
+
+        let criu = try openCriu()
+        try recordAllowed("restore", fields)
+        JobLog.append("restore generation=\(generation): allowed (\(summary.processes.count) tasks, root pid \(summary.root.pid))", in: dir.fd)
+
+        // 2. criu restores inside fresh PID and mount namespaces, whose init
+        //    is the helper's reaper: the restored PIDs cannot clash with
+        //    anything, and if anything below fails, killing the reaper ends
+        //    every restored task with it.
+        let invocation = CriuInvocation.restore(shellJob: summary.needsShellJob)
+        let highest = (summary.processes.map(\.pid) + summary.processes.flatMap(\.threads)).max() ?? 300
+        let lastPID = Int32(min(highest, UInt32(pidMax - 2)))
+        let reaper = try withPrivileges { (privileges) throws(HelperFailure) -> JobReaper in
+            do { return try privileges.startCriuRestoring(invocation.child, program: criu, passing: copy.root, lastPID: lastPID) }
+            catch { throw .unavailable("cannot start criu in new namespaces: \(error)") }
+        }
+        let criuCode = reaper.criuEnded(milliseconds: criuTimeoutMilliseconds)
+        Self.copyLog(from: copy.root, name: invocation.logName, to: source)
+        let log = dir.shown(generation + "/" + invocation.logName)
+        guard let criuCode, criuCode == 0 else {
+            reaper.kill()
+            let what = criuCode.map { "exit status \($0)" } ?? "did not finish within criu-timeout = \(config.criuTimeout) s and was killed"
+            JobLog.append("restore generation=\(generation): criu failed (\(what)); log \(log)", in: dir.fd)
+            throw .criuFailed("criu restore failed (\(what)); its log: \(log)")
+        }
+
+        // 3. What the kernel restored, before any of it runs.
+        let proc: ProcFilesystem
+        do { proc = try ProcFilesystem.system() } catch { reaper.kill(); throw .internalError("/proc: \(error)") }
+        let expected = summary.processes.map {
+            RestoredTree.Expected(pid: Int32($0.pid), threads: $0.threads.map { Int32($0) }, wasStopped: $0.wasStopped)
+        }
+        let restored: RestoredTree
+        switch RestoredTree.verify(expected, below: reaper.pid, in: proc, rule: rule) {
+        case .passed(let tree):
+            restored = tree
+        case .failed(let failure):
+            failure.killAll()
+            reaper.kill()
+            JobLog.append("restore generation=\(generation): killed, \(failure.reason)", in: dir.fd)
+            throw .refused("\(failure.reason); everything restored was killed")
+        }
+        let rootInside = Int32(summary.root.pid)
+        guard let rootOutside = restored.outerPIDs[rootInside] else { reaper.kill(); throw .internalError("restored root not found") }
+        guard reaper.keep(root: rootInside, detach: !request.wait) else {
+            reaper.kill()
+            throw .internalError("the job's reaper did not take the restored job over; everything restored was killed")
+        }
+        do { try restored.resume() } catch { throw .internalError("cannot resume the job: \(error)") }
+
+        let reaperStart = (try? TaskStat.parse(try proc.read("\(reaper.pid)/stat")))?.startTime ?? 0
+        // Without the record, later requests need --pid; the job itself is fine.
+        do {
+            try JobRecord(reaperPID: reaper.pid, reaperStartTime: reaperStart, rootInnerPID: rootInside,
+                          command: "restored from \(generation)").write(to: dir)
+        } catch {
+            Kernel.writeError("criu-helper: warning: \(error.message); later requests need --pid \(rootOutside)\n")
+        }
+        JobLog.append("restore generation=\(generation): done, root pid \(rootOutside) (\(rootInside) inside its namespace)", in: dir.fd)
+        let summaryLine = "restored \(summary.processes.count) task\(summary.processes.count == 1 ? "" : "s") from \(dir.shown(generation)), root pid \(rootOutside)"
+        guard request.wait else {
+            return Outcome(summary: summaryLine, output: [String(rootOutside)])
+        }
+        // --wait: stay with the job like `run` does. The lock was for the
+        // restore; a checkpoint of the job takes it again (as under `run`).
+        Kernel.writeError("criu-helper: \(summaryLine)\n")
+        Kernel.writeOutput("\(rootOutside)\n")
+        dir.unlock()
+        try dropPrivileges()
+        let status = waitForJob(reaper: reaper, root: rootOutside)
+        JobLog.append("restore generation=\(generation): job ended (\(status))", in: dir.fd)
+        return Outcome(jobStatus: status)
+    }
+
+    /// Waits for a job's reaper, forwarding SIGTERM, SIGINT and SIGHUP to the
+    /// job's root. The reaper exits with the root's status (128 + signal).
+    func waitForJob(reaper: JobReaper, root: Int32, timeoutMilliseconds: Int = -1) -> ExitStatus {
+        let status: ExitStatus
+        if let target = try? PidFD(pid: root) {
+            status = Spawn.waitForwarding(reaper.pid, forwardTo: target) ?? .exited(255)
+        } else if let target = try? PidFD(pid: reaper.pid) {
+            status = Spawn.waitForwarding(reaper.pid, forwardTo: target) ?? .exited(255)
+        } else {
+            status = .exited(255)
+        }
+        if case .exited(let code) = status, code > 128, code < 128 + 65 { return .signaled(code - 128) }
+        return status
+    }
+
+    /// Puts criu's log next to the images, where the job's author reads it.
+    static func copyLog(from staging: borrowing FileDescriptor, name: String, to generation: borrowing FileDescriptor) {
+        guard let input = try? staging.open(name, [.noFollow], resolve: [.noSymlinks, .beneath]),
+              let output = try? generation.open(name, [.writeOnly, .create, .truncate, .noFollow], mode: 0o600,
+                                                resolve: [.noSymlinks, .beneath]),
+              (try? output.status().linkCount) == 1 else { return }
+        _ = try? output.copyContents(from: input)
+    }
+}

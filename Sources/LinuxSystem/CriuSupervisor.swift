@@ -1,0 +1,87 @@
+import CSystem
+import Glibc
+
+/// The process that runs criu for a dump (CSystem/supervisor.c), from the
+/// helper's side. It enters the job's namespaces through descriptors the
+/// helper verified, starts criu in a session of its own, and when criu ends
+/// (or the helper dies) kills that session and every orphan criu left: no
+/// process holding criu's capability outlives the dump.
+public final class CriuSupervisor {
+    public let pidfd: PidFD
+    /// criu's PID as the helper numbers it (also its session and process group).
+    public let criu: Int32
+    let report: FileDescriptor
+
+    init(pidfd: consuming PidFD, criu: Int32, report: consuming FileDescriptor) {
+        self.pidfd = pidfd
+        self.criu = criu
+        self.report = report
+    }
+
+    /// Starts criu (`program`, an O_PATH descriptor, with `passing` as
+    /// descriptor 3) in the helper's own namespaces. Its capability must be
+    /// inheritable (Privileges).
+    public static func start(_ criu: ChildSpec, program: borrowing FileDescriptor,
+                             passing: borrowing FileDescriptor) throws(StartFailure) -> CriuSupervisor {
+        try start(criu, program: program.rawValue, passing: passing.rawValue, mount: -1, pid: -1)
+    }
+
+    /// The same inside the namespaces `mount` and `pid` stand for.
+    /// CAP_SYS_ADMIN and CAP_SYS_CHROOT must be effective (Privileges).
+    public static func start(_ criu: ChildSpec, program: borrowing FileDescriptor, passing: borrowing FileDescriptor,
+                             entering mount: borrowing NamespaceFile, _ pid: borrowing NamespaceFile) throws(StartFailure) -> CriuSupervisor {
+        try start(criu, program: program.rawValue, passing: passing.rawValue,
+                  mount: mount.descriptor.rawValue, pid: pid.descriptor.rawValue)
+    }
+
+    static func start(_ spec: ChildSpec, program: Int32, passing: Int32, mount: Int32, pid: Int32) throws(StartFailure) -> CriuSupervisor {
+        func failure(_ step: chs_child_step, _ errno: Errno = .current) -> StartFailure {
+            StartFailure(chs_failure(step: Int32(step.rawValue), error: errno.rawValue))
+        }
+        var criu = spec
+        // Its own session: the supervisor kills the whole of it afterwards.
+        criu.newSession = true
+        criu.parentDeathSignal = .kill
+        let reportPipe: Pipe
+        do { reportPipe = try FileDescriptor.makePipe() } catch { throw failure(CHS_STEP_PIPE) }
+        let reportWrite = reportPipe.write.rawValue
+        let supervisor: pid_t = criu.withC(program: program, passing: passing) { (child: inout chs_child) -> pid_t in
+            var start = chs_supervisor_start(mount_ns_fd: mount, pid_ns_fd: pid, criu: child, report_fd: reportWrite)
+            return sys_supervisor_fork(&start)
+        }
+        guard supervisor > 0 else { throw failure(CHS_STEP_FORK) }
+        let report = reportPipe.readEnd()
+        let pidfd: PidFD
+        do { pidfd = try PidFD(pid: supervisor) } catch {
+            _ = try? Spawn.wait(supervisor)
+            throw failure(CHS_STEP_FORK, error.errno)
+        }
+        var started = chs_supervisor_started()
+        guard JobReaper.read(&started, from: report, milliseconds: 60_000) else {
+            try? pidfd.send(.kill)
+            _ = try? Spawn.wait(supervisor)
+            throw failure(CHS_STEP_FORK, Errno(EPIPE))
+        }
+        guard started.failure.step == 0 else {
+            _ = try? Spawn.wait(supervisor)
+            throw StartFailure(started.failure)
+        }
+        return CriuSupervisor(pidfd: pidfd, criu: started.criu, report: report)
+    }
+
+    /// How criu ended, once it and everything it left have been ended; nil
+    /// when criu did not end within `milliseconds` — then criu, its session
+    /// and the supervisor are killed.
+    public func wait(milliseconds: Int) -> ExitStatus? {
+        var ended = chs_supervisor_ended()
+        let done = JobReaper.read(&ended, from: report, milliseconds: milliseconds)
+        if !done {
+            // Timed out, or the supervisor itself was killed: criu's session
+            // is ended from here.
+            _ = sys_kill(-criu, Signal.kill.rawValue)
+            try? pidfd.send(.kill)
+        }
+        _ = try? Spawn.wait(pidfd.pid)
+        return done ? ExitStatus(waitStatus: ended.wait_status) : nil
+    }
+}
