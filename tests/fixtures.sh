@@ -11,6 +11,8 @@ for src in tests/support/*.c; do
 	name=$(basename "$src" .c)
 	case $name in
 	preload-marker) gcc -O2 -Wall -shared -fPIC -o "$bin/$name.so" "$src" ;;
+	# Planted as an ELF interpreter: static, position-independent.
+	ch-fake-ld) gcc -O2 -Wall -nostdlib -static-pie -fPIE -o "$bin/$name" "$src" ;;
 	*) gcc -O2 -Wall -o "$bin/$name" "$src" -lcap -lpthread ;;
 	esac
 done
@@ -25,6 +27,8 @@ install -d -m 0755 "$probe/libexec"
 install -m 0755 "$bin/criu-probe" "$probe/libexec/criu-probe"
 install/setcap.sh --prefix "$probe" --criu "$probe/libexec/criu-probe" >/dev/null 2>&1 || true
 sed -i 's/^lock-timeout *=.*/lock-timeout = 2/' "$probe/etc/criu-helper.conf"
+# A probe that hangs (mode "hang") must be ended by criu-timeout.
+grep -q '^criu-timeout' "$probe/etc/criu-helper.conf" || echo 'criu-timeout = 5' >>"$probe/etc/criu-helper.conf"
 getcap "$probe/bin/criu-helper" | grep -q cap_checkpoint_restore || { echo "fixtures: probe install failed" >&2; exit 1; }
 echo ok >/etc/criu-probe.mode
 chmod 0644 /etc/criu-probe.mode

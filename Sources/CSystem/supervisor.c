@@ -8,12 +8,15 @@
 //       namespaces, through descriptors the helper opened and verified
 //       (CAP_SYS_ADMIN and CAP_SYS_CHROOT, inherited effective from the helper)
 //   SUBREAPER    criu's orphans come back to the supervisor, not to init
+//                (its own children list is opened first, in the host's /proc)
 //   FORK         criu, set up by spawn.c's chs_child_exec in a session of its
 //                own, dying with the supervisor (PR_SET_PDEATHSIG)
 //   DROP_CAPABILITIES   the supervisor itself keeps none
 // then it reports `started`, waits for criu, kills criu's whole session
 // (every process criu forked and left behind holds criu's capability) and
-// every orphan, and reports `ended` with criu's wait status.
+// every orphan, and reports `ended` with criu's wait status. When criu did
+// not end by itself (killed, or the helper died) and left its parasite in the
+// job, the job is ended too: it would die of SIGTRAP or never dump again.
 //
 // The supervisor dies with the helper only after cleaning up: the helper's
 // death is a SIGTERM to it (PR_SET_PDEATHSIG), which it waits for rather
@@ -21,6 +24,9 @@
 // escapes (the supervisor itself killed) is re-parented to the job's reaper,
 // which ends every child holding a capability (reaper.c).
 #include "child.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
 #include <sched.h>
 #include <time.h>
 
@@ -30,22 +36,88 @@ static void report_started(int fd, int step, int error, int criu)
     (void)chs_write_all(fd, &started, sizeof started);
 }
 
+/// Its own children, as the host's /proc lists them: opened before setns()
+/// (inside the job's mount namespace /proc is the job's, where the
+/// supervisor itself does not appear).
+static int children_fd = -1;
+
+/// SIGKILL to every child listed in /proc/thread-self/children.
+static void kill_children(void)
+{
+    if (children_fd < 0) return;
+    char text[8192];
+    if (lseek(children_fd, 0, SEEK_SET) != 0) return;
+    ssize_t len = read(children_fd, text, sizeof text - 1);
+    if (len <= 0) return;
+    text[len] = 0;
+    char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == '\n') p++;
+        long pid = 0;
+        char *start = p;
+        while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+        if (p == start) break;
+        if (pid > 1) kill((pid_t)pid, SIGKILL);
+    }
+}
+
 /// SIGKILL to criu's session (every process criu forked stays in it unless
-/// it left it), then reaps every child: criu and its orphans, which come
-/// here because the supervisor is a subreaper. Waits at most a second for
-/// children outside criu's session; those are left to the job's reaper.
+/// it left it) and to every other child — criu's orphans come here, the
+/// supervisor being a subreaper — then reaps them all, for at most a second.
 static void end_everything(pid_t criu)
 {
-    kill(-criu, SIGKILL);
     for (int tries = 0; tries < 100; tries++) {
+        kill(-criu, SIGKILL);
+        kill_children();
         int status;
         pid_t pid;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {}
         if (pid < 0 && errno == ECHILD) return;
-        kill(-criu, SIGKILL);
         struct timespec pause = { 0, 10 * 1000 * 1000 };
         nanosleep(&pause, NULL);
     }
+}
+
+/// A task of the job still has criu's parasite mapped (its memfd,
+/// "/memfd:CRIUMFD"): only when criu was killed mid-dump. Such a job dies of
+/// SIGTRAP or can never be dumped again. Read in the job's own /proc (the
+/// supervisor is in the job's mount namespace by then).
+static int parasite_left_in_job(void)
+{
+    DIR *proc = opendir("/proc");
+    if (!proc) return 0;
+    int found = 0;
+    struct dirent *entry;
+    char path[64], text[16384];
+    while (!found && (entry = readdir(proc)) != NULL) {
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/maps", entry->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        size_t keep = 0;
+        ssize_t n;
+        while (!found && (n = read(fd, text + keep, sizeof text - 1 - keep)) > 0) {
+            size_t len = keep + (size_t)n;
+            text[len] = 0;
+            if (strstr(text, "/memfd:CRIUMFD")) found = 1;
+            // Keep the tail, in case the name straddles two reads.
+            keep = len > 32 ? 32 : len;
+            memmove(text, text + len - keep, keep);
+        }
+        close(fd);
+    }
+    closedir(proc);
+    return found;
+}
+
+/// criu did not end by itself: a job that holds its parasite is ended
+/// (SIGKILL to its reaper ends every task in its namespaces) rather than
+/// left to crash. 1 when it was.
+static int end_job_if_parasite_left(const struct chs_supervisor_start *s)
+{
+    if (s->job_reaper_pidfd < 0 || !parasite_left_in_job()) return 0;
+    syscall(SYS_pidfd_send_signal, s->job_reaper_pidfd, SIGKILL, NULL, 0);
+    return 1;
 }
 
 static void supervisor_main(const struct chs_supervisor_start *s, pid_t helper) __attribute__((noreturn));
@@ -59,6 +131,7 @@ static void supervisor_main(const struct chs_supervisor_start *s, pid_t helper)
     sigprocmask(SIG_BLOCK, &wanted, NULL);
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0UL, 0UL, 0UL);
     if (getppid() != helper) _exit(1);   // the helper is already gone
+    children_fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
 
     if (s->mount_ns_fd >= 0 && setns(s->mount_ns_fd, CLONE_NEWNS) != 0) {
         report_started(s->report_fd, CHS_STEP_ENTER_MOUNT_NAMESPACE, errno, 0);
@@ -93,8 +166,8 @@ static void supervisor_main(const struct chs_supervisor_start *s, pid_t helper)
         end_everything(criu);
         _exit(1);
     }
-    int keep[2] = { s->report_fd, setup[0] };
-    chs_close_all_except(keep, 2);
+    int keep[4] = { s->report_fd, setup[0], children_fd, s->job_reaper_pidfd };
+    chs_close_all_except(keep, 4);
     struct chs_failure failure = { 0, 0 };
     if (chs_read_all(setup[0], &failure, sizeof failure) == 0) {
         report_started(s->report_fd, failure.step, failure.error, 0);
@@ -110,8 +183,10 @@ static void supervisor_main(const struct chs_supervisor_start *s, pid_t helper)
         int sig = sigwaitinfo(&wanted, &info);
         if (sig == SIGTERM) {
             // The helper is gone (or the caller asked): nobody will commit
-            // this dump. criu and everything it started go.
+            // this dump. criu and everything it started go, and so does the
+            // job if criu's parasite is still in it.
             end_everything(criu);
+            (void)end_job_if_parasite_left(s);
             _exit(1);
         }
         if (sig != SIGCHLD) continue;
@@ -123,7 +198,8 @@ static void supervisor_main(const struct chs_supervisor_start *s, pid_t helper)
         if (criu_done) break;
     }
     end_everything(criu);
-    struct chs_supervisor_ended ended = { criu_status };
+    int job_ended = WIFSIGNALED(criu_status) ? end_job_if_parasite_left(s) : 0;
+    struct chs_supervisor_ended ended = { criu_status, job_ended };
     (void)chs_write_all(s->report_fd, &ended, sizeof ended);
     _exit(0);
 }

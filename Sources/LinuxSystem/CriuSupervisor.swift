@@ -26,15 +26,19 @@ public final class CriuSupervisor {
         try start(criu, program: program.rawValue, passing: passing.rawValue, mount: -1, pid: -1)
     }
 
-    /// The same inside the namespaces `mount` and `pid` stand for.
+    /// The same inside the namespaces `mount` and `pid` stand for, whose
+    /// PID 1 `reaper` pins: should criu be killed with its parasite still in
+    /// the job, the supervisor ends the job through it.
     /// CAP_SYS_ADMIN and CAP_SYS_CHROOT must be effective (Privileges).
     public static func start(_ criu: ChildSpec, program: borrowing FileDescriptor, passing: borrowing FileDescriptor,
-                             entering mount: borrowing NamespaceFile, _ pid: borrowing NamespaceFile) throws(StartFailure) -> CriuSupervisor {
+                             entering mount: borrowing NamespaceFile, _ pid: borrowing NamespaceFile,
+                             reaper: Int32) throws(StartFailure) -> CriuSupervisor {
         try start(criu, program: program.rawValue, passing: passing.rawValue,
-                  mount: mount.descriptor.rawValue, pid: pid.descriptor.rawValue)
+                  mount: mount.descriptor.rawValue, pid: pid.descriptor.rawValue, reaper: reaper)
     }
 
-    static func start(_ spec: ChildSpec, program: Int32, passing: Int32, mount: Int32, pid: Int32) throws(StartFailure) -> CriuSupervisor {
+    static func start(_ spec: ChildSpec, program: Int32, passing: Int32, mount: Int32, pid: Int32,
+                      reaper: Int32 = -1) throws(StartFailure) -> CriuSupervisor {
         func failure(_ step: chs_child_step, _ errno: Errno = .current) -> StartFailure {
             StartFailure(chs_failure(step: Int32(step.rawValue), error: errno.rawValue))
         }
@@ -46,7 +50,8 @@ public final class CriuSupervisor {
         do { reportPipe = try FileDescriptor.makePipe() } catch { throw failure(CHS_STEP_PIPE) }
         let reportWrite = reportPipe.write.rawValue
         let supervisor: pid_t = criu.withC(program: program, passing: passing) { (child: inout chs_child) -> pid_t in
-            var start = chs_supervisor_start(mount_ns_fd: mount, pid_ns_fd: pid, criu: child, report_fd: reportWrite)
+            var start = chs_supervisor_start(mount_ns_fd: mount, pid_ns_fd: pid, job_reaper_pidfd: reaper, criu: child,
+                                             report_fd: reportWrite)
             return sys_supervisor_fork(&start)
         }
         guard supervisor > 0 else { throw failure(CHS_STEP_FORK) }
@@ -69,10 +74,18 @@ public final class CriuSupervisor {
         return CriuSupervisor(pidfd: pidfd, criu: started.criu, report: report)
     }
 
-    /// How criu ended, once it and everything it left have been ended; nil
-    /// when criu did not end within `milliseconds` — then criu, its session
-    /// and the supervisor are killed.
-    public func wait(milliseconds: Int) -> ExitStatus? {
+    /// How criu ended.
+    public struct Ending: Sendable {
+        /// criu's status; nil when it did not end within the time given (it
+        /// was killed, with its session and the supervisor).
+        public var status: ExitStatus?
+        /// criu was killed with its parasite still in the job, so the
+        /// supervisor ended the job.
+        public var jobEnded: Bool
+    }
+
+    /// How criu ended, once it and everything it left have been ended.
+    public func wait(milliseconds: Int) -> Ending {
         var ended = chs_supervisor_ended()
         let done = JobReaper.read(&ended, from: report, milliseconds: milliseconds)
         if !done {
@@ -82,6 +95,6 @@ public final class CriuSupervisor {
             try? pidfd.send(.kill)
         }
         _ = try? Spawn.wait(pidfd.pid)
-        return done ? ExitStatus(waitStatus: ended.wait_status) : nil
+        return Ending(status: done ? ExitStatus(waitStatus: ended.wait_status) : nil, jobEnded: done && ended.job_ended == 1)
     }
 }

@@ -104,10 +104,12 @@ public struct Privileges: ~Copyable {
     /// them before criu runs) and starts criu with `criuCapabilities`.
     /// The namespaces must have been verified (JobNamespaces).
     public func startCriu(_ criu: ChildSpec, program: borrowing FileDescriptor, passing: borrowing FileDescriptor,
-                          entering mount: borrowing NamespaceFile, _ pid: borrowing NamespaceFile) throws(StartFailure) -> CriuSupervisor {
+                          entering mount: borrowing NamespaceFile, _ pid: borrowing NamespaceFile,
+                          reaper: borrowing PidFD) throws(StartFailure) -> CriuSupervisor {
         let spec = Self.criuSpec(criu)
+        let reaperFD = reaper.rawValue
         return try state.with(effective: [.sysAdmin, .sysChroot], inheritable: Self.criuCapabilities) { () throws(StartFailure) in
-            try CriuSupervisor.start(spec, program: program, passing: passing, entering: mount, pid)
+            try CriuSupervisor.start(spec, program: program, passing: passing, entering: mount, pid, reaper: reaperFD)
         }
     }
 

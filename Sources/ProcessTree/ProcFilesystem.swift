@@ -11,7 +11,7 @@ public protocol ProcessPin: AnyObject {
 /// (arrays of non-copyable values are not available yet); the pidfd inside
 /// is still owned and closed exactly once.
 public final class PidfdPin: ProcessPin {
-    let pidfd: PidFD
+    public let pidfd: PidFD
     public init(pid: Int32) throws(SystemError) { pidfd = try PidFD(pid: pid) }
     public var isAlive: Bool { pidfd.isAlive }
     public func send(_ signal: Signal) throws(SystemError) { try pidfd.send(signal) }

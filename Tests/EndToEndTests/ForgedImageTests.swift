@@ -114,9 +114,15 @@ struct ForgedImageTests {
                                                                     ("userns-1.img", "user namespace"), ("bpfmap-file.img", "BPF maps"), ("cgroup.img", "cgroups")])
     func namespaceImages(_ name: String, _ text: String) { expectRefusal(text) { $0.write(name, Wire.image(magic: 1, entries: [[]])) } }
 
-    @Test("file paths into /proc and /dev", arguments: [("/proc/1/root/etc/shadow", "path is in /proc"), ("/dev/sda", "device or in /dev"),
-                                                         ("/home/x/../../etc/shadow", "'..' component")])
+    @Test("file paths into /proc, /sys and /dev, however spelled", arguments: [
+        ("/proc/1/root/etc/shadow", "path is in /proc"), ("/dev/sda", "device or in /dev"), ("/home/x/../../etc/shadow", "'..' component"),
+        ("//proc/self/pagemap", "not canonical (an empty component)"), ("/./proc/self/pagemap", "'.' component"),
+        ("/proc/", "not canonical"), ("/sys/kernel/notes", "path is in /sys"),
+        // The spelling passes; the kernel would reach /proc through alice's link.
+        ("\(User.alice.home)/e2e/via-link/self/pagemap", "path goes through a symbolic link"),
+    ])
     func filePaths(_ path: String, _ text: String) {
+        Shell.user(.alice, "ln -sfn /proc \(User.alice.home)/e2e/via-link")
         expectRefusal(text) { forge in
             forge.rewrite("files.img") { entries in
                 var done = false
@@ -125,6 +131,40 @@ struct ForgedImageTests {
                     done = true
                     return entry.editing(3) { $0.removing(6).adding(6, .bytes(ArraySlice(path.utf8))) }
                 }
+            }
+        }
+    }
+
+    @Test("the executable a task shows: a set-user-ID program is refused")
+    func setUIDExecutable() {
+        let r = root
+        expectRefusal("executable is set-user-ID or set-group-ID: \"/usr/bin/passwd\"") { forge in
+            // The file criu would make /proc/PID/exe with PR_SET_MM_MAP.
+            let exe = forge.entries("mm-\(r).img").entries.first.flatMap { try? $0.requiredUInt32(12, "exe_file_id") } ?? 0
+            forge.rewrite("files.img") { entries in
+                entries.map { entry in
+                    guard (try? entry.requiredUInt32(2, "id")) == exe else { return entry }
+                    return entry.editing(3) { $0.removing(6).adding(6, .bytes(ArraySlice("/usr/bin/passwd".utf8))) }
+                }
+            }
+        }
+    }
+
+    @Test("a memfd of a set-user-ID mode, and pages in a parent generation, are refused")
+    func memfdModeAndParentPages() {
+        let r = root
+        expectRefusal("memfd of mode 4755") { forge in
+            let inode: [ProtobufMessage.Field] = [
+                .init(number: 1, value: .bytes(ArraySlice("x".utf8))), .init(number: 2, value: .varint(UInt64(User.alice.uid))),
+                .init(number: 3, value: .varint(UInt64(User.alice.uid))), .init(number: 4, value: .varint(0)),
+                .init(number: 5, value: .varint(1)), .init(number: 6, value: .varint(0)), .init(number: 7, value: .varint(1)),
+                .init(number: 9, value: .varint(0o4755)),
+            ]
+            forge.write("memfd.img", Wire.image(magic: 0x4845_3499, entries: [Wire.encode(inode)]))
+        }
+        expectRefusal("pages are in a parent generation") { forge in
+            forge.rewrite("pagemap-\(r).img") { entries in
+                entries.enumerated().map { $0.offset == 0 ? $0.element : $0.element.setting(4, 1) }
             }
         }
     }

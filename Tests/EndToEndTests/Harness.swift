@@ -191,3 +191,45 @@ func lastLine(_ path: String) -> String {
 func lines(_ path: String) -> [String] {
     ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
 }
+
+/// The counter a job printed last, as a number.
+func counter(_ path: String) -> Int { Int(lastLine(path)) ?? -1 }
+
+/// Starts a counting job of `user`'s under `criu-helper run`, with a fresh
+/// images directory and output file named after `name`; returns both once
+/// it has counted (nil if it never did).
+func startCountingJob(_ name: String, user: User = .alice, command: String = "\(E2E.bin)/ch-count",
+                      helper: String = E2E.helper) -> (dir: String, out: String)? {
+    let dir = user.scratch(name)
+    let out = "\(user.home)/e2e/\(name).out"
+    Shell.user(user, "(\(helper) run --images-dir \(dir) -- \(command) > \(out) 2>&1 &)")
+    return eventually(20) { counter(out) >= 1 } ? (dir, out) : nil
+}
+
+/// The job's reaper and root (outer PIDs), from the images directory's job record.
+func recordedJob(_ dir: String) -> (reaper: Int32, root: Int32)? {
+    let text = (try? String(contentsOfFile: "\(dir)/job", encoding: .utf8)) ?? ""
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("reaper-pid=") }),
+          let reaper = Int32(line.dropFirst(11)) else { return nil }
+    let children = Shell.root("cat /proc/\(reaper)/task/*/children").stdout.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    guard let root = children.first else { return nil }
+    return (reaper, root)
+}
+
+/// Processes of `user` that hold any capability, as "PID NAME CapEff".
+func capableProcesses(of user: User) -> [String] {
+    var found: [String] = []
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
+        guard let text = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8) else { continue }
+        let fields = Dictionary(text.split(separator: "\n").compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }, uniquingKeysWith: { a, _ in a })
+        guard fields["Uid"]?.split(separator: "\t").first == Substring(String(user.uid)) else { continue }
+        let caps = ["CapInh", "CapPrm", "CapEff", "CapAmb"].compactMap { fields[$0] }
+        if caps.contains(where: { $0 != "0000000000000000" }) {
+            found.append("\(entry) \(fields["Name"] ?? "?") \(fields["State"] ?? "?") CapPrm \(fields["CapPrm"] ?? "?")")
+        }
+    }
+    return found
+}

@@ -6,22 +6,9 @@ import Testing
 /// shows afterwards, the job lifecycle (run, generations, --wait), audit, locks.
 @Suite("checkpoint and restore", .serialized, .enabled(if: E2E.enabled))
 struct LifecycleTests {
-    /// The counter a job printed last, as a number.
-    func counter(_ path: String) -> Int { Int(lastLine(path)) ?? -1 }
-
     /// Restored processes of alice's with this command name: outer PIDs.
     func pids(named name: String) -> [Int32] {
         Shell.root("pgrep -u \(User.alice.uid) -x \(name)").stdout.split(separator: "\n").compactMap { Int32($0) }
-    }
-
-    /// Starts a counting job of alice's under `criu-helper run`, with a fresh
-    /// images directory and output file named after `name`; returns both
-    /// once it has counted (nil if it never did).
-    func startCountingJob(_ name: String) -> (dir: String, out: String)? {
-        let dir = User.alice.scratch(name)
-        let out = "\(User.alice.home)/e2e/\(name).out"
-        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
-        return eventually { counter(out) >= 1 } ? (dir, out) : nil
     }
 
     func status(_ pid: Int32) -> String { (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? "" }

@@ -7,6 +7,12 @@
 //   "forge DIR" dump: copy every file of DIR into the images directory (fd 3)
 //   "stray"     restore: leave a stopped child behind, not in the images
 //   "fail"      exit 1
+//   "hang"      sleep forever (criu-timeout must end it)
+//   "leftover"  dump: leave a stopped child behind that keeps criu's
+//               capability (and one that left criu's session), then exit 0
+//   "fdtask PID PATH"  restore: become the restored task PID as criu would
+//               (ns_last_pid, fork), holding PATH open, without capabilities,
+//               stopped; as if a forged image had made criu open PATH
 //   "swap NAME PATH FORGED"  restore: as a racing caller would, copy FORGED
 //               over PATH (the caller's own image file, already validated),
 //               then record whether NAME in the images directory criu reads
@@ -19,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 extern char **environ;
 /// Lines of /proc/self/status that start with `prefix`.
 static void copy_status(FILE *out, const char *prefix) {
@@ -103,6 +111,41 @@ int main(int argc, char **argv) {
                 fclose(rep);
             }
         }
+    }
+    if (!strcmp(mode, "hang")) for (;;) pause();
+    if (is_dump && !strcmp(mode, "leftover")) {
+        for (int k = 0; k < 2; k++) {
+            pid_t p = fork();
+            if (p == 0) {
+                if (k == 1) setsid();
+                raise(SIGSTOP);
+                for (;;) pause();
+            }
+        }
+        return 0;
+    }
+    if (is_restore && !strncmp(mode, "fdtask ", 7)) {
+        int pid = 0;
+        char file[256];
+        if (sscanf(mode + 7, "%d %255s", &pid, file) == 2) {
+            int last = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+            char digits[16];
+            int n = snprintf(digits, sizeof digits, "%d", pid - 1);
+            if (last >= 0) { if (write(last, digits, (size_t)n) != n) return 70; close(last); }
+            pid_t p = fork();
+            if (p == 0) {
+                int fd = open(file, O_RDONLY);
+                (void)fd;
+                struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+                struct __user_cap_data_struct d[2];
+                memset(d, 0, sizeof d);
+                syscall(SYS_capset, &h, d);
+                setsid();
+                raise(SIGSTOP);
+                for (;;) pause();
+            }
+        }
+        return 0;
     }
     if (is_restore && !strcmp(mode, "stray")) {
         pid_t p = fork();

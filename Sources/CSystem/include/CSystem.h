@@ -186,6 +186,8 @@ extern pid_t chs_reaper_clone(const struct chs_reaper_start *start);
 struct chs_supervisor_start {
     int mount_ns_fd;             // -1: stay in the helper's mount namespace
     int pid_ns_fd;               // -1: stay in the helper's PID namespace
+    int job_reaper_pidfd;        // the job's reaper (-1: none): killed when criu
+                                 // is killed and leaves its parasite in the job
     struct chs_child criu;
     int report_fd;               // supervisor -> helper: the messages below
 };
@@ -197,6 +199,7 @@ struct chs_supervisor_started {
 /// 2. criu has ended, and everything it left behind was ended too.
 struct chs_supervisor_ended {
     int wait_status;             // criu's, as waitpid reported it
+    int job_ended;               // 1: criu's parasite was left in the job, which was ended
 };
 /// fork: the supervisor's PID, or -1. When namespaces are given,
 /// CAP_SYS_ADMIN and CAP_SYS_CHROOT must be effective (setns).

@@ -127,7 +127,7 @@ public enum InstallationCheck {
         var spec = CriuInvocation.check().child
         spec.stdio = .silent
         guard let supervisor = try? privileges.startCriu(spec, program: criu, passing: null),
-              let status = supervisor.wait(milliseconds: 120_000) else { return false }
+              let status = supervisor.wait(milliseconds: 120_000).status else { return false }
         return status.succeeded
     }
 }

@@ -18,10 +18,10 @@ final class JobLocation {
     let mountNamespace: NamespaceID
     /// The namespaces' PID 1, pinned: killing it ends the job and
     /// everything in its namespaces. nil for a tree in the helper's own.
-    let reaper: (any ProcessPin)?
+    let reaper: PidfdPin?
 
     init(outerPID: Int32, innerPID: Int32, namespaces: JobNamespaces?, pidNamespace: NamespaceID,
-         mountNamespace: NamespaceID, reaper: (any ProcessPin)?) {
+         mountNamespace: NamespaceID, reaper: PidfdPin?) {
         self.outerPID = outerPID
         self.innerPID = innerPID
         self.namespaces = namespaces
@@ -92,8 +92,8 @@ final class JobLocation {
     /// reaper must still be the one recorded (same PID and start time), and
     /// the root its descendant.
     static func fromRecord(_ record: JobRecord, proc: ProcFilesystem, helper: HelperNamespaces, caller: Caller) throws(HelperFailure) -> JobLocation {
-        let reaper: any ProcessPin
-        do { reaper = try proc.pin(record.reaperPID) } catch {
+        let reaper: PidfdPin
+        do { reaper = try PidfdPin(pid: record.reaperPID) } catch {
             throw .refused("the job recorded in the images directory has ended (its reaper \(record.reaperPID) is gone)")
         }
         guard let stat = try? TaskStat.parse(try proc.read("\(record.reaperPID)/stat")), reaper.isAlive,
@@ -116,7 +116,7 @@ final class JobLocation {
                     mountNamespace: helper.mount, reaper: nil)
     }
 
-    static func inNamespaces(root: Int32, inner: Int32, reaper: (any ProcessPin)?, proc: ProcFilesystem,
+    static func inNamespaces(root: Int32, inner: Int32, reaper: PidfdPin, proc: ProcFilesystem,
                              helper: HelperNamespaces) throws(HelperFailure) -> JobLocation {
         let pin: any ProcessPin
         do { pin = try proc.pin(root) } catch { throw .refused("no process \(root)") }
@@ -131,11 +131,11 @@ final class JobLocation {
     /// "N 1"). Every process on the way is one level below the helper's
     /// namespace, so all are in the same one: a parent is in its child's PID
     /// namespace or an ancestor of it, never a sibling.
-    static func findReaper(of pid: Int32, proc: ProcFilesystem) -> (pid: Int32, pin: any ProcessPin)? {
+    static func findReaper(of pid: Int32, proc: ProcFilesystem) -> (pid: Int32, pin: PidfdPin)? {
         var current = pid
         for _ in 0..<4096 {
             guard let status = try? proc.status("\(current)"), status.namespacePIDs.count == 2 else { return nil }
-            if status.namespacePIDs[1] == 1 { return (try? proc.pin(current)).map { (current, $0) } }
+            if status.namespacePIDs[1] == 1 { return (try? PidfdPin(pid: current)).map { (current, $0) } }
             current = status.ppid
         }
         return nil

@@ -54,16 +54,16 @@ extension Session {
 
         let invocation = CriuInvocation.dump(pid: job.innerPID, shellJob: tree.needsShellJob, leaveRunning: request.leaveRunning)
         let started = Kernel.monotonicNanoseconds
-        let status = try runCriu(invocation, criu: criu, imagesDirectory: genDir, job: job)
+        let ending = try runCriu(invocation, criu: criu, imagesDirectory: genDir, job: job)
         let elapsed = Kernel.monotonicNanoseconds - started
-        guard let status, status.succeeded else {
-            let what = status.map { "\($0)" } ?? "did not finish within criu-timeout = \(config.criuTimeout) s and was killed"
+        guard let status = ending.status, status.succeeded else {
+            let what = ending.status.map { "\($0)" } ?? "did not finish within criu-timeout = \(config.criuTimeout) s and was killed"
             // criu lets the tasks run on when it fails; SIGCONT makes sure.
             if !request.leaveRunning { tree.signalAll(.continue) }
             dir.markFailed(generation)
             let log = dir.shown(generation.failedName + "/" + invocation.logName)
             var message = "criu dump failed (\(what)); its log: \(log)"
-            if Self.holdsParasite(tree, in: proc) {
+            if ending.jobEnded || Self.holdsParasite(tree, in: proc) {
                 // criu was killed while its parasite was in the job: the job
                 // would die of SIGTRAP or never be dumped again.
                 job.end(tree)
@@ -111,18 +111,20 @@ extension Session {
     }
 
     /// criu for a dump: in the job's verified namespaces or the helper's own,
-    /// under a supervisor that ends everything criu leaves behind. nil when
-    /// criu did not finish within criu-timeout (then it was killed).
+    /// under a supervisor that ends everything criu leaves behind.
     func runCriu(_ invocation: CriuInvocation, criu: borrowing FileDescriptor, imagesDirectory: borrowing FileDescriptor,
-                 job: JobLocation) throws(HelperFailure) -> ExitStatus? {
+                 job: JobLocation) throws(HelperFailure) -> CriuSupervisor.Ending {
         let child = invocation.child
         let supervisor = try withPrivileges { (privileges) throws(HelperFailure) -> CriuSupervisor in
             do {
                 if let namespaces = job.namespaces {
+                    guard let reaper = job.reaper else { throw HelperFailure.internalError("a job in namespaces without its reaper") }
                     return try privileges.startCriu(child, program: criu, passing: imagesDirectory,
-                                                    entering: namespaces.mount, namespaces.pid)
+                                                    entering: namespaces.mount, namespaces.pid, reaper: reaper.pidfd)
                 }
                 return try privileges.startCriu(child, program: criu, passing: imagesDirectory)
+            } catch let failure as HelperFailure {
+                throw failure
             } catch {
                 throw .unavailable("cannot start criu: \(error)")
             }

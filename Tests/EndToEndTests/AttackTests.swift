@@ -1,0 +1,366 @@
+import CriuImages
+import Foundation
+import ImageForging
+import Testing
+
+/// The attacks independent red teams made on the installed helper (the
+/// threat model's "Found by red teams"), each performed again as an
+/// unprivileged user against the real setcap'd helper, real criu and real
+/// auditd. Each would succeed without its defence.
+@Suite("found by red teams: the attacks, performed", .serialized, .enabled(if: E2E.enabled))
+struct AttackTests {
+    /// No process of alice's holds a capability, within a few seconds (the
+    /// reaper ends a capable orphan within a second).
+    func expectNoCapableProcess(_ context: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+        let clean = eventually(10) { capableProcesses(of: .alice).isEmpty }
+        #expect(clean, "processes of alice's with capabilities: \(capableProcesses(of: .alice)) \(context())", sourceLocation: sourceLocation)
+    }
+
+    func killAll(_ user: User) {
+        Shell.root("pkill -9 -u \(user.uid); sleep 0.2")
+    }
+
+    // MARK: 1. criu runs the caller's code with its capability
+
+    @Test("the job's reaper cannot be ptraced by the caller (it is not dumpable); the job's own tasks can")
+    func reaperNotTraceable() throws {
+        let (dir, _) = try #require(startCountingJob("ptrace"))
+        defer { killAll(.alice) }
+        let job = try #require(recordedJob(dir))
+        let reaper = Shell.user(.alice, "\(E2E.bin)/ch-ptrace \(job.reaper)")
+        #expect(reaper.stdout.hasPrefix("refused: Operation not permitted"), "\(reaper)")
+        #expect(Shell.root("stat -c %U /proc/\(job.reaper)/fd").stdout.hasPrefix("root"), "the reaper is not dumpable")
+        let root = Shell.user(.alice, "\(E2E.bin)/ch-ptrace \(job.root)")
+        #expect(root.stdout.hasPrefix("seized"), "the job itself is alice's to trace: \(root)")
+    }
+
+    /// Namespaces made by someone else (root, as a container runtime would),
+    /// whose PID 1 looks like criu-helper's reaper (alice's, not dumpable),
+    /// with criu's ELF interpreter replaced by a bind mount.
+    func foreignNamespaceJob(interpreterPlanted: Bool) throws -> Int32 {
+        Shell.root("rm -rf /tmp/e2e-fakelib /tmp/ch-fake-ld.ran; mkdir -p /tmp/e2e-fakelib && cp \(E2E.bin)/ch-fake-ld /tmp/e2e-fakelib/ld-linux-x86-64.so.2 && chmod -R a+rX /tmp/e2e-fakelib")
+        let criuLib = "/opt/criu4/usr/lib/x86_64-linux-gnu"
+        let plant = interpreterPlanted ? "mount --bind /tmp/e2e-fakelib \(criuLib) && " : ""
+        let inner = "\(E2E.bin)/ch-fake-init sh -c 'while :; do sleep 0.2; done'"
+        Shell.root("(setsid unshare --pid --fork --mount sh -c \"\(plant)mount -t proc proc /proc && exec setpriv --reuid=\(User.alice.name) --regid=\(User.alice.name) --init-groups --no-new-privs \(inner)\" </dev/null >/dev/null 2>&1 &)")
+        let find = "for p in $(pgrep -u \(User.alice.uid) -x sh); do awk -v p=$p '/^NSpid:/ && NF == 3 && $3 != 1 {print p}' /proc/$p/status; done | head -1"
+        var job: Int32 = 0
+        _ = eventually(10) {
+            job = Int32(Shell.root(find).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            return job != 0
+        }
+        return try #require(job == 0 ? nil : job, "no job in the namespaces: \(Shell.root("ps -ef | grep -v grep | grep -E 'unshare|fake-init|sleep 0.2'").stdout)")
+    }
+
+    @Test("criu is never started in a mount namespace criu-helper did not make: a planted ELF interpreter never runs")
+    func plantedInterpreter() throws {
+        defer { killAll(.alice); Shell.root("pkill -9 -f 'unshare --pid --fork --mount'") }
+        let job = try foreignNamespaceJob(interpreterPlanted: true)
+        // The attack is real: criu started in that namespace runs the planted interpreter.
+        Shell.root("nsenter --target \(job) --mount --pid -- setpriv --reuid=\(User.alice.name) --regid=\(User.alice.name) --init-groups /opt/criu4/usr/sbin/criu --version")
+        #expect(FileManager.default.fileExists(atPath: "/tmp/ch-fake-ld.ran"), "the planted interpreter runs for a criu started in there")
+        Shell.root("rm -f /tmp/ch-fake-ld.ran")
+        let dir = User.alice.scratch("planted")
+        let audit = AuditLog.mark()
+        let run = Shell.user(.alice, "\(E2E.helper) dump --pid \(job) --images-dir \(dir) --leave-running")
+        #expect(run.status == 77, "\(run)")
+        #expect(run.message.contains("the mount namespace of task \(job) is not one criu-helper made: /opt/criu4/usr/lib/x86_64-linux-gnu"), "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/ch-fake-ld.ran"), "criu-helper ran criu in there")
+        #expect(audit.records(containing: dir).contains { $0.contains("decision=refused") })
+        expectNoCapableProcess()
+    }
+
+    @Test("namespaces someone else made are refused even when their mounts match the helper's (PID 1 is root's)")
+    func foreignInit() throws {
+        defer { killAll(.alice); Shell.root("pkill -9 -f 'unshare --pid --fork'") }
+        Shell.root("(setsid unshare --pid --fork --mount-proc setpriv --reuid=\(User.alice.name) --regid=\(User.alice.name) --init-groups --no-new-privs sh -c 'sleep 600 & wait' </dev/null >/dev/null 2>&1 &)")
+        var pid: Int32 = 0
+        #expect(eventually(10) { pid = Int32(Shell.root("pgrep -u \(User.alice.uid) -x sleep -n").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0; return pid != 0 })
+        let run = Shell.user(.alice, "\(E2E.helper) dump --pid \(pid) --images-dir \(User.alice.scratch("foreign-init"))")
+        #expect(run.status == 77, "\(run)")
+        #expect(run.message.contains("PID namespace"), "\(run)")
+    }
+
+    // MARK: 2. Another user can stall your checkpoints
+
+    @Test("another user squatting every lock name and path they can reach does not delay the caller's dump")
+    func squattedLocks() throws {
+        let (dir, _) = try #require(startCountingJob("squat"))
+        defer { killAll(.alice); killAll(.bob) }
+        let job = try #require(recordedJob(dir))
+        // A directory others may read and open (0755) is still the caller's.
+        Shell.root("chmod 755 \(User.alice.home) \(User.alice.home)/e2e \(dir)")
+        let start = Shell.root("awk '{print $22}' /proc/\(job.root)/stat").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let squat = Shell.user(.bob, "(\(E2E.bin)/ch-squat criu-helper/tree/\(job.root)/\(start) \(dir) \(dir)/lock /proc/\(job.root)/fd > /tmp/e2e-squat.out 2>&1 &); sleep 1; cat /tmp/e2e-squat.out")
+        #expect(squat.stdout.contains("squatted @criu-helper/tree/"), "\(squat)")
+        #expect(squat.stdout.contains("locked \(dir)\n"), "bob holds flock on the directory itself: \(squat)")
+        #expect(squat.stdout.contains("cannot open \(dir)/lock") && squat.stdout.contains("cannot open /proc/\(job.root)/fd"), "\(squat)")
+        let began = Date()
+        let run = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running", timeout: 60)
+        #expect(run.status == 0, "\(run)")
+        #expect(Date().timeIntervalSince(began) < 30, "the dump was held up for \(Date().timeIntervalSince(began)) s")
+    }
+
+    @Test("a lock file others may open is refused with one clear line, nothing done")
+    func openLockFile() throws {
+        let (dir, _) = try #require(startCountingJob("openlock"))
+        defer { killAll(.alice) }
+        Shell.user(.alice, "chmod 644 \(dir)/lock")
+        let run = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running")
+        #expect(run.status == 77, "\(run)")
+        #expect(run.message == "criu-helper: refused: '\(dir)/lock' may be opened by others (mode 644); remove it", "\(run)")
+        #expect(Shell.root("ls \(dir) | grep '^g0'").stdout.isEmpty)
+    }
+
+    // MARK: 3. Image contents choose criu's capabilities
+
+    @Test("an empty tty-info.img and a session outside the tree: criu still gets cap_checkpoint_restore alone")
+    func terminalImagesChooseNothing() throws {
+        let gen = try #require(ForgedImageTests.baseGeneration())
+        let dir = User.alice.scratch("ttyinfo")
+        Shell.root("mkdir -p \(dir) && cp -a \(gen) \(dir)/g000001 && rm -f \(dir)/g000001/*.log")
+        let forge = ImageForge(directory: "\(dir)/g000001")
+        forge.write("tty-info.img", Wire.image(magic: 0x5945_3036, entries: []))
+        forge.rewrite("pstree.img") { $0.enumerated().map { $0.offset == 0 ? $0.element.setting(4, 1) : $0.element } }
+        Shell.root("chown -R \(User.alice.name): \(dir) && chmod 700 \(dir)")
+        Probe.reset(.alice)
+        _ = Shell.user(.alice, "\(E2E.probeHelper) restore --images-dir \(dir)")
+        let report = Probe.report(for: .alice)
+        #expect(report.contains { $0.hasPrefix("argv[") && $0.hasSuffix("=--shell-job") }, "the probe ran as criu with the session outside: \(report)")
+        for set in ["CapPrm", "CapEff", "CapAmb"] {
+            #expect(report.contains("\(set):\t0000010000000000"), "\(set) must be cap_checkpoint_restore alone: \(report)")
+        }
+        expectNoCapableProcess()
+    }
+
+    @Test("a descriptor criu hands a restored task on procfs is found by what it is, and everything restored is killed")
+    func restoredDescriptorOnProcfs() throws {
+        let gen = try #require(ForgedImageTests.baseGeneration())
+        let dir = User.alice.scratch("fdtask")
+        Shell.root("mkdir -p \(dir) && cp -a \(gen) \(dir)/g000001 && rm -f \(dir)/g000001/*.log && chown -R \(User.alice.name): \(dir) && chmod 700 \(dir)")
+        let root = ImageForge(directory: "\(dir)/g000001").rootPID
+        Probe.reset(.alice)
+        Probe.setMode("fdtask \(root) /proc/self/pagemap")
+        defer { Probe.setMode("ok") }
+        let audit = AuditLog.mark()
+        let run = Shell.user(.alice, "\(E2E.probeHelper) restore --images-dir \(dir)")
+        #expect(run.status == 77, "\(run)")
+        #expect(run.message.contains("restored task \(root) holds descriptor 4 on proc (/proc/\(root)/pagemap)"), "\(run)")
+        #expect(run.message.hasSuffix("everything restored was killed"))
+        #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -f criu-probe").stdout.isEmpty })
+        #expect(audit.records(containing: dir).contains { $0.contains("decision=undone") }, "the undone restore is on record")
+    }
+
+    // MARK: 4. Killing the helper or criu mid-dump
+
+    @Test("what criu leaves behind — a stopped child keeping its capability, another in its own session — is ended with the dump")
+    func criuLeftovers() throws {
+        defer { Probe.setMode("ok"); killAll(.alice) }
+        // In the job's namespaces (a job of `run`) and in the helper's own (--pid).
+        let (dir, _) = try #require(startCountingJob("leftover", helper: E2E.probeHelper))
+        let hostJob = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/leftover-host.out"))
+        Probe.reset(.alice)
+        Probe.setMode("leftover")
+        for request in ["dump --images-dir \(dir) --leave-running", "dump --pid \(hostJob.pid) --images-dir \(dir)-host --leave-running"] {
+            let run = Shell.user(.alice, "\(E2E.probeHelper) \(request)")
+            #expect(run.status == 77, "no images: the generation does not pass: \(run)")
+            expectNoCapableProcess(request)
+        }
+    }
+
+    /// One random kill of the helper or of criu during `command`, then the
+    /// checks: no process of alice's keeps a capability. Returns what ran.
+    func killDuring(_ command: String, victim: String, delayMilliseconds: Int) -> Run {
+        let kill = victim == "helper" ? "kill -9 $h" : "pkill -9 -u \(User.alice.uid) -x criu"
+        return Shell.user(.alice, "\(command) >/dev/null 2>/tmp/e2e-kill.err & h=$!; sleep \(Double(delayMilliseconds) / 1000); \(kill); wait $h; echo status=$?", timeout: 120)
+    }
+
+    @Test("killing the helper or criu at any point of a dump, 200 times: no capability survives; the job runs on, or was ended and said so")
+    func killedDumps() throws {
+        var (dir, out) = try #require(startCountingJob("killdump"))
+        defer { killAll(.alice) }
+        var lost = 0, good = 0
+        for round in 0..<200 {
+            let victim = round % 2 == 0 ? "helper" : "criu"
+            _ = killDuring("\(E2E.helper) dump --images-dir \(dir) --leave-running", victim: victim, delayMilliseconds: Int.random(in: 0...80))
+            expectNoCapableProcess("round \(round), \(victim) killed")
+            guard let job = recordedJob(dir), Shell.root("kill -0 \(job.root)").status == 0 else {
+                // The job was ended (criu's parasite was still in it): its
+                // previous good generation restores.
+                lost += 1
+                let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+                if restore.status != 0 {
+                    Shell.root("rm -rf \(dir) \(out)")
+                    (dir, out) = try #require(startCountingJob("killdump"))
+                }
+                continue
+            }
+            good += 1
+        }
+        // Whatever happened, a dump and a restore still work afterwards.
+        let last = counter(out)
+        #expect(eventually(20) { counter(out) > last }, "the job counts on")
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        #expect(dump.status == 0, "\(dump)")
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        let resumed = counter(out)
+        #expect(eventually(20) { counter(out) > resumed }, "the restored job counts on")
+        Kernel.record("killed dumps: \(good) jobs ran on, \(lost) were ended")
+    }
+
+    @Test("killing the helper or criu at any point of a restore, 200 times: no capability survives, nothing half-restored stays, the generation still restores")
+    func killedRestores() throws {
+        let (dir, out) = try #require(startCountingJob("killrestore"))
+        defer { killAll(.alice) }
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        var restored = 0
+        for round in 0..<200 {
+            let victim = round % 2 == 0 ? "helper" : "criu"
+            let run = killDuring("\(E2E.helper) restore --images-dir \(dir)", victim: victim, delayMilliseconds: Int.random(in: 0...120))
+            expectNoCapableProcess("round \(round), \(victim) killed")
+            if run.stdout.contains("status=0") { restored += 1 }
+            // Whatever came back is killed again before the next round.
+            Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count; true")
+            #expect(eventually { Shell.root("pgrep -u \(User.alice.uid)").stdout.isEmpty }, "round \(round): \(Shell.root("ps -u \(User.alice.uid) -o pid,stat,cmd").stdout)")
+        }
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        let resumed = counter(out)
+        #expect(eventually(20) { counter(out) > resumed })
+        Kernel.record("killed restores: \(restored) of 200 finished before the kill")
+    }
+
+    // MARK: 5. A job that was dumped cannot always be restored
+
+    @Test("a job with 10,000 threads is dumped, ended and restored")
+    func tenThousandThreads() throws {
+        let (dir, out) = try #require(startCountingJob("threads", command: "\(E2E.bin)/ch-many-threads 10000"))
+        defer { killAll(.alice) }
+        let job = try #require(recordedJob(dir))
+        #expect(eventually(30) { Shell.root("grep Threads /proc/\(job.root)/status").stdout.contains("10001") })
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)", timeout: 300)
+        #expect(dump.status == 0, "\(dump)")
+        #expect(dump.message.contains("(10001 threads)"), "\(dump)")
+        let stopped = counter(out)
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 300)
+        #expect(restore.status == 0, "\(restore)")
+        #expect(eventually(30) { counter(out) > stopped })
+    }
+
+    @Test("a job whose generation this installation would refuse to restore is not ended by dump")
+    func unrestorableNotEnded() throws {
+        let (dir, out) = try #require(startCountingJob("unrestorable", command: "sh -c 'exec 7</proc/self/status; exec \(E2E.bin)/ch-count'"))
+        defer { killAll(.alice) }
+        let run = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        #expect(run.status == 77, "\(run)")
+        #expect(run.message.contains("the dumped images could not be restored: ") && run.message.contains("path is in /proc"), "\(run)")
+        #expect(run.message.hasSuffix("they were deleted and the job goes on"))
+        let now = counter(out)
+        #expect(eventually { counter(out) > now }, "the job was not ended")
+        #expect(Shell.root("ls \(dir) | grep '^g0'").stdout.isEmpty)
+    }
+
+    // MARK: 6. SIGCONT during restore
+
+    @Test("SIGCONT to the restored tasks during 30 restores: never a hang, never a capability left; refused restores leave nothing")
+    func continuedDuringRestore() throws {
+        let (dir, _) = try #require(startCountingJob("sigcont"))
+        defer { killAll(.alice) }
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        Shell.user(.alice, "(while :; do pkill -CONT -u \(User.alice.uid) -x ch-count; done > /dev/null 2>&1 &)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x sh") }
+        var outcomes: [Int32: Int] = [:]
+        for round in 0..<30 {
+            let began = Date()
+            let run = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 90)
+            outcomes[run.status, default: 0] += 1
+            #expect([0, 77].contains(run.status), "round \(round): \(run)")
+            #expect(Date().timeIntervalSince(began) < 60, "round \(round) took \(Date().timeIntervalSince(began)) s")
+            if run.status == 77 {
+                #expect(run.message.contains("everything restored was killed"), "\(run)")
+                #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty })
+            }
+            Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count; true")
+            expectNoCapableProcess("round \(round)")
+        }
+        Kernel.record("SIGCONT during restore: \(outcomes)")
+    }
+
+    @Test("criu that never ends is killed after criu-timeout, with everything it started; the request fails")
+    func criuTimeout() throws {
+        defer { Probe.setMode("ok"); killAll(.alice) }
+        let gen = try #require(ForgedImageTests.baseGeneration())
+        let dir = User.alice.scratch("hang")
+        Shell.root("mkdir -p \(dir) && cp -a \(gen) \(dir)/g000001 && rm -f \(dir)/g000001/*.log && chown -R \(User.alice.name): \(dir) && chmod 700 \(dir)")
+        let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/hang.out"))
+        Probe.reset(.alice)
+        Probe.setMode("hang")
+        for request in ["dump --pid \(job.pid) --images-dir \(dir) --leave-running", "restore --images-dir \(dir)"] {
+            let began = Date()
+            let run = Shell.user(.alice, "\(E2E.probeHelper) \(request)", timeout: 90)
+            #expect(run.status == 1, "\(run)")
+            #expect(run.message.contains("did not finish within criu-timeout = 5 s and was killed"), "\(run)")
+            #expect(Date().timeIntervalSince(began) < 30)
+            #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -f criu-probe").stdout.isEmpty })
+            expectNoCapableProcess(request)
+        }
+    }
+
+    // MARK: 7. Audit flooding
+
+    @Test("one audit record per request, at most 2 KiB, also for a 1,000-character images directory")
+    func auditRecordsBounded() throws {
+        let long = "/" + String(repeating: "x", count: 1000)
+        let audit = AuditLog.mark()
+        let run = Shell.user(.alice, "\(E2E.helper) list --images-dir \(long)")
+        #expect(run.status == 77, "\(run)")
+        let hex = String(repeating: "78", count: 150)
+        let records = audit.records(containing: hex)
+        #expect(records.count == 1, "one record per request: \(records.count)")
+        #expect(records.allSatisfy { $0.utf8.count <= 2048 }, "\(records.map(\.utf8.count))")
+    }
+
+    // MARK: 8. The helper's hygiene leaks into the job
+
+    @Test("a job gets the caller's umask, limits and ignored signals; a restored job its own hard core limit")
+    func callerStateReachesTheJob() throws {
+        let dir = User.alice.scratch("hygiene-job")
+        let out = "\(User.alice.home)/e2e/hygiene-job.out"
+        let run = Shell.user(.alice, "umask 022; ulimit -S -c 1000; ulimit -H -c 5000; trap '' HUP; grep SigIgn /proc/self/status > \(out).caller; \(E2E.helper) run --images-dir \(dir) -- sh -c 'umask; ulimit -S -c; ulimit -H -c; grep SigIgn /proc/self/status; touch \(out).file' > \(out) 2>&1")
+        #expect(run.status == 0, "\(run)")
+        let lines = lines(out)
+        #expect(lines.prefix(3) == ["0022", "1000", "5000"], "\(lines)")
+        let callers = lastLine("\(out).caller")
+        #expect(callers.hasPrefix("SigIgn:") && callers.hasSuffix("1") && lines.contains(callers), "SIGHUP (and all else) ignored as the caller had it: \(callers) vs \(lines)")
+        #expect(Shell.root("stat -c %a \(out).file").stdout.hasPrefix("644"), "files of the job's get the caller's umask")
+        // A restored job keeps the hard core limit it was dumped with.
+        let (cdir, _) = try #require(startCountingJob("hygiene-restore", command: "sh -c 'ulimit -H -c 5000; ulimit -S -c 100; exec \(E2E.bin)/ch-count'"))
+        defer { killAll(.alice) }
+        #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(cdir)").status == 0)
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(cdir)")
+        let pid = try #require(Int32(restore.stdout.split(separator: "\n").last ?? ""), "\(restore)")
+        let limits = Shell.root("grep 'core file' /proc/\(pid)/limits").stdout
+        #expect(limits.contains(" 51200 ") && limits.contains(" 2560000 "), "soft 100, hard 5000 blocks of 512 bytes: \(limits)")
+    }
+
+    @Test("a task that was stopped when it was dumped stays stopped after restore")
+    func stoppedStaysStopped() throws {
+        let (dir, _) = try #require(startCountingJob("stopped", command: "sh -c '\(E2E.bin)/ch-count & sleep 1.5; kill -STOP $!; wait'"))
+        defer { killAll(.alice) }
+        #expect(eventually { Shell.root("ps -u \(User.alice.uid) -o stat=,comm= | grep '^T.*ch-count'").status == 0 })
+        #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        #expect(eventually { Shell.root("ps -u \(User.alice.uid) -o stat=,comm= | grep '^T.*ch-count'").status == 0 },
+                "still stopped: \(Shell.root("ps -u \(User.alice.uid) -o stat,comm").stdout)")
+        #expect(Shell.root("ps -u \(User.alice.uid) -o stat=,comm= | grep '^S.*sh'").status == 0, "its parent runs")
+    }
+}
+
+/// Figures the attack loops measured, for the closing note (stderr of the test run).
+enum Kernel {
+    static func record(_ line: String) { FileHandle.standardError.write(Data("figure: \(line)\n".utf8)) }
+}
