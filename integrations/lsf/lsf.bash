@@ -1,5 +1,6 @@
 # lsf.bash - what the LSF scripts share (sourced; bash): the images
-# directory, the overrun state file, and LSF's default TERMINATE.
+# directory, the overrun state file, and LSF's default TERMINATE with the old
+# integration's kill polling.
 #
 # The images directory is the job's LSF checkpoint directory,
 # $LSB_CHKPNT_DIR (checkpoint_dir/JOBID, renamed by brestart to the new job
@@ -28,24 +29,50 @@ st_set() { # KEY=VALUE...: sets those keys, replacing the file atomically
 	printf '%s\n' "$old" "$@" | grep . >"$ORUN_STATE.tmp" && mv -f -- "$ORUN_STATE.tmp" "$ORUN_STATE"
 }
 
-# True while any of the job's process groups ($LSB_JOBPGIDS) has a live
-# (not zombie) process.
-job_alive() {
-	ps -e -o pgid=,stat= | awk -v g=" ${LSB_JOBPGIDS:-} " \
-		'index(g, " " $1 " ") && $2 !~ /^Z/ { alive = 1 } END { exit !alive }'
+# int_setting NAME DEFAULT MIN: prints the job's whole-number setting NAME
+# (an environment variable), DEFAULT when it is unset; a value that is not a
+# whole number of at least MIN is logged and DEFAULT used instead.
+int_setting() {
+	local value=${!1:-}
+	if [ -z "$value" ]; then echo "$2"; return; fi
+	if [[ $value =~ ^[0-9]{1,9}$ ]] && ((10#$value >= $3)); then echo $((10#$value)); return; fi
+	cj_log "$1=$value is not a whole number of at least $3: using the default, $2"
+	echo "$2"
 }
 
-# LSF's default TERMINATE: SIGINT, SIGTERM, SIGKILL to the job's process
-# groups, ORUN_KILL_INTERVAL seconds apart (LSF's JOB_TERMINATE_INTERVAL,
-# default 10), stopping as soon as the job is gone. Returns 0 when it is.
+# True when the job is gone: no live (not zombie) process is left in any of
+# its process groups ($LSB_JOBPGIDS), nor any of its processes ($LSB_JOBPIDS).
+job_gone() {
+	local table
+	table=$(ps -e -o pid=,pgid=,stat=) || return 1
+	awk -v groups="${LSB_JOBPGIDS:-}" -v pids="${LSB_JOBPIDS:-}" '
+		BEGIN { n = split(groups, a); for (i = 1; i <= n; i++) g[a[i]] = 1
+			n = split(pids, a); for (i = 1; i <= n; i++) p[a[i]] = 1 }
+		$3 !~ /^Z/ && (($2 in g) || ($1 in p)) { alive = 1 }
+		END { exit alive }' <<<"$table"
+}
+
+# LSF's default TERMINATE as the old integration emulated bkill: SIGINT,
+# SIGTERM, SIGKILL to the job's process groups; after each, up to
+# ORUN_KILL_POLL_TRIES (default 10) polls, one second apart (the first one
+# second after the signal), whether the job is gone. Logs which signal ended
+# it, or that it could not be killed (then returns 1).
 terminate_job() {
-	local sig g i pause=${ORUN_KILL_INTERVAL:-10}
+	local sig g i tries
+	tries=$(int_setting ORUN_KILL_POLL_TRIES 10 1)
+	if job_gone; then cj_log "the job is already gone"; return 0; fi
 	for sig in INT TERM KILL; do
-		job_alive || break
 		cj_log "sending SIG$sig to process group(s) ${LSB_JOBPGIDS:-}"
 		for g in ${LSB_JOBPGIDS:-}; do kill "-$sig" -- "-$g" 2>/dev/null; done
-		for ((i = 0; i < pause * 5; i++)); do job_alive || break; sleep 0.2; done
+		for ((i = 1; i <= tries; i++)); do
+			sleep 1
+			if job_gone; then
+				cj_log "the job ended after SIG$sig (poll $i of $tries, 1 s apart)"
+				return 0
+			fi
+		done
+		cj_log "the job is still alive after SIG$sig and $tries poll(s) 1 s apart"
 	done
-	if job_alive; then cj_log "the job is still alive after SIGKILL"; return 1; fi
-	cj_log "the job is gone"
+	cj_log "the job could NOT be killed: processes of groups ${LSB_JOBPGIDS:-} or pids ${LSB_JOBPIDS:-} are alive after SIGINT, SIGTERM and SIGKILL"
+	return 1
 }

@@ -18,7 +18,10 @@
 # /usr/local/bin/criu-helper).
 #
 # Nothing waits a fixed time for something to happen: every step waits for
-# its condition, with deadlines generous enough for a loaded machine.
+# its condition, with deadlines generous enough for a loaded machine. The
+# kill polls are one second apart, so the jobs get ORUN_KILL_POLL_TRIES=1
+# (a few 2 or 5) except one, started first and checked last, which shows the
+# default (10).
 #
 # Environment: CRIU_HELPER (above); LSF_IT_KEEP=1 keeps the work directory.
 set -u
@@ -51,8 +54,9 @@ case $(basename "$0") in brestart) echo "Job <9999> is submitted to queue <norma
 EOF
 done
 # The jobs: a count (exits 7 once ./stop exists; ./nodump makes it
-# uncheckpointable: tail -f holds an inotify watch), and one that records
-# SIGINT and SIGTERM and goes on, so that only SIGKILL ends it.
+# uncheckpointable: tail -f holds an inotify watch); one that records
+# SIGINT and SIGTERM and goes on, so that only SIGKILL ends it; one that
+# records when SIGINT and SIGTERM came and ends on SIGTERM.
 cat >"$S/jobs/count.sh" <<'EOF'
 #!/bin/bash
 i=0
@@ -68,6 +72,12 @@ cat >"$S/jobs/stubborn.sh" <<'EOF'
 #!/bin/bash
 trap 'echo INT >>sigs' INT
 trap 'echo TERM >>sigs' TERM
+while :; do echo tick; sleep 0.2; done
+EOF
+cat >"$S/jobs/term-ends.sh" <<'EOF'
+#!/bin/bash
+trap 'echo "INT $(date +%s%N)" >>sigs' INT
+trap 'echo "TERM $(date +%s%N)" >>sigs; exit 0' TERM
 while :; do echo tick; sleep 0.2; done
 EOF
 chmod -R a+rX "$S"
@@ -96,11 +106,12 @@ wait_until() { # SECONDS COMMAND...: polls every 0.1 s
 
 # As the job's user, with LSF's environment for job $J (set by the callers).
 J=0 PG=0
+KILLPOLL=(ORUN_KILL_POLL_TRIES=1)
 as_job() {
 	runuser -u "$U" -- env -i HOME="$UHOME" USER="$U" LOGNAME="$U" SHELL=/bin/bash \
 		PATH="$S/fakebin:${HELPER%/*}:/usr/local/bin:/usr/bin:/bin" LSF_SERVERDIR="$S/serverdir" \
 		LSF_FAKE_CALLS="$CALLS" LSB_JOBID="$J" LSB_CHKPNT_DIR="$T/ck/$J" \
-		LSB_ECHKPNT_METHOD=criu LSB_JOBINDEX=0 ORUN_KILL_INTERVAL=1 "${JOBENV[@]}" "$@"
+		LSB_ECHKPNT_METHOD=criu LSB_JOBINDEX=0 "${KILLPOLL[@]}" "${JOBENV[@]}" "$@"
 }
 JOBENV=()
 
@@ -127,6 +138,7 @@ group_alive() { # a live (not zombie) process in process group $1
 	ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { alive = 1 } END { exit !alive }'
 }
 group_gone() { ! group_alive "$1"; }
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 consecutive() { awk '$1 != NR - 1 { exit 1 }' "$T/w$W/out"; }
 good_gens() { as_job criu-helper list --images-dir "$T/ck/$J" 2>/dev/null | grep -c '^g[0-9]* *good '; }
 has_good() { as_job criu-helper list --images-dir "$T/ck/$J" 2>/dev/null | grep -q "^$1 *good "; }
@@ -137,12 +149,13 @@ job_pids() {
 	ps -e -o pid=,ppid= | awk -v root="$PG" '{ parent[$1] = $2 }
 		END { for (p in parent) { q = p; while (q in parent && q != root) q = parent[q]; if (q == root) print p } }'
 }
+EXTRA_PIDS= # pids that LSF would list beside the job's own (one check)
 job_env_pgids() {
 	local pids
 	pids=$(job_pids)
-	LSB_JOBPIDS=$(xargs <<<"$pids")
+	LSB_JOBPIDS=$(xargs <<<"$pids $EXTRA_PIDS")
 	LSB_JOBPGIDS=
-	[ -z "$LSB_JOBPIDS" ] || LSB_JOBPGIDS=$(ps -o pgid= -p "$(tr ' ' , <<<"$LSB_JOBPIDS")" | sort -u | xargs)
+	[ -z "$pids" ] || LSB_JOBPGIDS=$(ps -o pgid= -p "$(xargs <<<"$pids" | tr ' ' ,)" | sort -u | xargs)
 }
 OVERRUN=(LSB_SUSP_REASONS=131072 LSB_SUSP_SUBREASONS=1)
 terminate() { # [VAR=VALUE...]: the TERMINATE action, as LSF runs it (sh -c)
@@ -165,6 +178,18 @@ now() { date +%s; }
 reached() { [ "$(now)" -ge "$1" ]; } # EPOCH has come
 
 echo "# LSF contract test as $U in $T with $HELPER"
+
+# 0. Kill polling with the default ORUN_KILL_POLL_TRIES: a plain bkill of a
+# job that ends on SIGTERM only, in the background; checked at the end.
+J=701 W=7
+start_job "$S/jobs/term-ends.sh"
+wait_until 30 more_lines 3
+(
+	KILLPOLL=()
+	terminate
+	echo $? >"$T/w7/terminate.rc"
+) &
+
 
 # 1. echkpnt and erestart: checkpoint, kill, restart, resume the count.
 J=101 W=1
@@ -280,24 +305,68 @@ post_exec
 test "$(calls "brestart $T/ck 401")" = 0 && has_good g000001
 check "no restart after a failed checkpoint; g000001 still good"
 
-# 5. Array elements, interactive jobs, other terminations: LSF's default.
+# 5. Array elements, interactive jobs, other terminations: LSF's default,
+# INT, TERM, KILL with kill polls; a job that ends on
+# SIGINT; a process of LSB_JOBPIDS outside the job's process groups. The
+# jobs are terminated side by side (each takes a few one-second polls).
 n=$(calls bchkpnt)
+kinds=(array interactive bkill int-ends extra-pid)
+declare -A JOB_OF PG_OF
 J=500
-for kind in array interactive bkill; do
+for kind in "${kinds[@]}"; do
 	J=$((J + 1)) W=5$kind
 	JOBENV=(ENABLE_ORUN_CHKPNT=Y)
-	start_job "$S/jobs/stubborn.sh"
-	wait_until 30 more_lines 3
-	case $kind in
-	array) terminate "${OVERRUN[@]}" LSB_JOBINDEX=3 ;;
-	interactive) terminate "${OVERRUN[@]}" LSB_INTERACTIVE=Y ;;
-	bkill) terminate ;;
-	esac
-	rc=$?
-	test "$rc" = 0 -a "$(sort -u "$T/w$W/sigs" 2>/dev/null | xargs)" = "INT TERM" -a "$(calls bchkpnt)" = "$n" && group_gone "$PG"
-	check "$kind job: INT, TERM, KILL to its process group, no checkpoint (exit $rc)"
+	if [ "$kind" = int-ends ]; then start_job "$S/jobs/count.sh"; else start_job "$S/jobs/stubborn.sh"; fi
+	JOB_OF[$kind]=$J PG_OF[$kind]=$PG
 done
-
+for kind in "${kinds[@]}"; do
+	J=${JOB_OF[$kind]} PG=${PG_OF[$kind]} W=5$kind
+	wait_until 30 more_lines 3
+	args=() tries=2
+	case $kind in
+	int-ends) tries=5 ;;
+	extra-pid) tries=1 ;;
+	esac
+	case $kind in
+	array) args=("${OVERRUN[@]}" LSB_JOBINDEX=3) ;;
+	interactive) args=("${OVERRUN[@]}" LSB_INTERACTIVE=Y) ;;
+	extra-pid)
+		# shellcheck disable=SC2016 # expanded by the job's shell
+		runuser -u "$U" -- setsid bash -c 'echo $$ >"$1"; exec sleep 300' sh "$T/w$W/extra.pid" </dev/null >/dev/null 2>&1 &
+		wait_until 30 test -s "$T/w$W/extra.pid"
+		EXTRA_PIDS=$(cat "$T/w$W/extra.pid")
+		STARTED+=("$EXTRA_PIDS")
+		;;
+	esac
+	(
+		KILLPOLL=("ORUN_KILL_POLL_TRIES=$tries")
+		terminate "${args[@]}"
+		echo $? >"$T/w$W/terminate.rc"
+	) &
+	EXTRA_PIDS=
+done
+for kind in "${kinds[@]}"; do
+	J=${JOB_OF[$kind]} PG=${PG_OF[$kind]} W=5$kind
+	wait_until 60 test -s "$T/w$W/terminate.rc"
+	rc=$(cat "$T/w$W/terminate.rc")
+	case $kind in
+	int-ends)
+		test "$rc" = 0 && group_gone "$PG" && logged "the job ended after SIGINT (poll [1-5] of 5, 1 s apart)" && ! logged "sending SIGTERM"
+		check "a job that ends on SIGINT, ORUN_KILL_POLL_TRIES=5: a poll sees it gone, no SIGTERM follows (exit $rc)"
+		;;
+	extra-pid)
+		extra=$(cat "$T/w$W/extra.pid")
+		test "$rc" = 1 && group_gone "$PG" && kill -0 "$extra" && logged "the job could NOT be killed: .* pids .*$extra"
+		check "a pid of LSB_JOBPIDS that outlives SIGKILL to the job's groups: logged as 'could NOT be killed' after 1 poll per signal (exit $rc)"
+		kill -KILL "$extra"
+		;;
+	*)
+		test "$rc" = 0 -a "$(sort -u "$T/w$W/sigs" 2>/dev/null | xargs)" = "INT TERM" -a "$(calls bchkpnt)" = "$n" && group_gone "$PG" &&
+			logged "the job is still alive after SIGTERM and 2 poll(s) 1 s apart" && logged "the job ended after SIGKILL (poll [12] of 2, 1 s apart)"
+		check "$kind job: INT, TERM, KILL to its process group, ORUN_KILL_POLL_TRIES=2 polls after each, no checkpoint, SIGKILL logged as the end (exit $rc)"
+		;;
+	esac
+done
 # 6. erestart.criu without a good checkpoint writes nothing.
 J=601
 runuser -u "$U" -- mkdir -m 0700 "$T/ck/601"
@@ -305,6 +374,18 @@ as_job "$S/serverdir/erestart.criu" "$T/ck/601" >/dev/null 2>&1
 rc=$?
 test "$rc" != 0 -a ! -e "$T/ck/601/.restart_cmd"
 check "erestart.criu without a good checkpoint fails and writes no .restart_cmd (exit $rc)"
+
+# 0, checked: with ORUN_KILL_POLL_TRIES unset, SIGTERM came after 10 polls
+# one second apart following SIGINT.
+J=701 W=7
+wait_until 60 test -s "$T/w7/terminate.rc"
+int=$(awk '$1 == "INT" { print $2; exit }' "$T/w7/sigs" 2>/dev/null)
+term=$(awk '$1 == "TERM" { print $2; exit }' "$T/w7/sigs" 2>/dev/null)
+gap=$(((${term:-0} - ${int:-0}) / 1000000))
+test "$(cat "$T/w7/terminate.rc")" = 0 -a -n "$int" -a -n "$term" -a "$gap" -ge 9500 && group_gone "$PG" &&
+	logged "the job is still alive after SIGINT and 10 poll(s) 1 s apart" && logged "the job ended after SIGTERM (poll [0-9]* of 10, 1 s apart)" &&
+	! logged "sending SIGKILL"
+check "by default (ORUN_KILL_POLL_TRIES=10) SIGTERM follows SIGINT after 10 polls one second apart (${gap} ms), SIGTERM logged as the end"
 
 # Clean-up: the process groups started here, then any process left of $U.
 for g in "${STARTED[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done
