@@ -7,8 +7,9 @@
 # ID). The overrun policy keeps its state next to the checkpoints in
 # $LSB_CHKPNT_DIR/orun.state, lines KEY=VALUE:
 #   job=JOBID      the job the state below is about
-#   state=started|ok|failed|killed   the overrun checkpoint of that job
+#   state=started|ok|failed|killed|restarted   the overrun checkpoint of that job
 #   since=EPOCH    when the overrun checkpoint was asked for
+#   restart=yes|no whether that job is to be restarted (ENABLE_ORUN_RESTART=Y)
 #   restarts=N     overrun restarts so far (kept across brestart)
 here=$(dirname -- "$(readlink -f -- "$0")")
 # shellcheck source=../lib/criu-job.bash

@@ -144,6 +144,7 @@ good_gens() { as_job criu-helper list --images-dir "$T/ck/$J" 2>/dev/null | grep
 has_good() { as_job criu-helper list --images-dir "$T/ck/$J" 2>/dev/null | grep -q "^$1 *good "; }
 calls() { grep -c -e "^$1" "$CALLS"; }
 logged() { grep -q -e "$1" "$T/ck/$J/criu-job.log"; }
+state_is() { [ "$(sed -n "s/^$1=//p" "$T/ck/$J/orun.state" | tail -n 1)" = "$2" ]; }
 # LSF's view of the job's processes: every process group and PID under $PG.
 job_pids() {
 	ps -e -o pid=,ppid= | awk -v root="$PG" '{ parent[$1] = $2 }
@@ -226,15 +227,16 @@ in_w runuser -u "$U" -- touch stop
 wait_until 30 rc_is 7
 check "the restarted job is waitable and exits with the job's own status (7)"
 
-# 2. Run-limit overrun: checkpoint + brestart, at most ORUN_RESTART_LIMIT times.
+# 2. Run-limit overrun with ENABLE_ORUN_RESTART=Y: checkpoint + brestart, at
+# most ORUN_RESTART_LIMIT times; echkpnt, TERMINATE, then POST_EXEC.
 J=201 W=2
-JOBENV=(ENABLE_ORUN_CHKPNT=Y ORUN_RESTART_LIMIT=1)
+JOBENV=(ENABLE_ORUN_CHKPNT=Y ENABLE_ORUN_RESTART=Y ORUN_RESTART_LIMIT=1)
 start_job "$L/criu-run" -- "$S/jobs/count.sh"
 wait_until 30 more_lines 5
 terminate "${OVERRUN[@]}"
 rc=$?
-test "$rc" = 2 -a "$(calls "bchkpnt -k 201")" = 1
-check "TERMINATE on a run limit asks LSF for bchkpnt -k and answers not done (exit $rc)"
+test "$rc" = 2 -a "$(calls "bchkpnt -k 201")" = 1 && state_is restart yes
+check "TERMINATE on a run limit asks LSF for bchkpnt -k, records that a restart is wanted, answers not done (exit $rc)"
 echkpnt -k -d "$T/ck/201" "$PG" >/dev/null 2>&1
 rc=$?
 wait_until 30 group_gone "$PG"
@@ -243,8 +245,8 @@ rc2=$?
 test "$rc" = 0 -a "$rc2" = 0 -a "$(good_gens)" = 1
 check "LSF's echkpnt.criu -k succeeds, the next TERMINATE is done (exit $rc, $rc2)"
 post_exec
-test "$(calls "brestart $T/ck 201")" = 1
-check "POST_EXEC restarts the checkpointed job: brestart $T/ck 201"
+test "$(calls "brestart $T/ck 201")" = 1 && state_is restarts 1
+check "POST_EXEC restarts the checkpointed job (brestart $T/ck 201), counts it"
 last=$(tail -n 1 "$T/w2/out")
 lsf_restart 202
 start_job sh -c "$(restart_cmd)"
@@ -259,9 +261,69 @@ post_exec
 test "$(calls brestart)" = 1
 check "POST_EXEC does not restart it again"
 
+# 2b. The other order: POST_EXEC runs before echkpnt.criu has recorded its
+# outcome (it waits for it), the next TERMINATE after POST_EXEC.
+J=251 W=2b
+JOBENV=(ENABLE_ORUN_CHKPNT=Y ENABLE_ORUN_RESTART=Y)
+start_job "$L/criu-run" -- "$S/jobs/count.sh"
+wait_until 30 more_lines 5
+terminate "${OVERRUN[@]}"
+rc=$?
+post_exec &
+pe=$!
+wait_until 30 logged "still being written: waiting for its outcome"
+rc2=$?
+echkpnt -k -d "$T/ck/251" "$PG" >/dev/null 2>&1
+rc3=$?
+wait_until 60 pid_gone "$pe"
+wait "$pe"
+rc4=$?
+test "$rc" = 2 -a "$rc2" = 0 -a "$rc3" = 0 -a "$rc4" = 0 -a "$(calls "brestart $T/ck 251")" = 1 && state_is restarts 1
+check "POST_EXEC run before echkpnt.criu's outcome waits for it, then restarts the job and counts it (exit $rc4)"
+terminate "${OVERRUN[@]}"
+rc=$?
+test "$rc" = 0 && logged "POST_EXEC has submitted its restart" && ! logged "sending SIG"
+check "a TERMINATE after POST_EXEC is done at once, without a signal (exit $rc)"
+
+# 2c. ENABLE_ORUN_CHKPNT=Y without ENABLE_ORUN_RESTART: checkpointed, not
+# restarted, the counter stays; brestart by hand; both orders again.
+J=271 W=2c
+JOBENV=(ENABLE_ORUN_CHKPNT=Y ORUN_RESTART_LIMIT=1)
+start_job "$L/criu-run" -- "$S/jobs/count.sh"
+wait_until 30 more_lines 5
+terminate "${OVERRUN[@]}"
+rc=$?
+test "$rc" = 2 -a "$(calls "bchkpnt -k 271")" = 1 && state_is restart no && logged "ENABLE_ORUN_RESTART is not Y, so it will not be restarted"
+check "without ENABLE_ORUN_RESTART=Y TERMINATE still checkpoints at the run limit, recording no restart (exit $rc)"
+echkpnt -k -d "$T/ck/271" "$PG" >/dev/null 2>&1
+rc=$?
+wait_until 30 group_gone "$PG"
+terminate "${OVERRUN[@]}"
+rc2=$?
+post_exec
+test "$rc" = 0 -a "$rc2" = 0 -a "$(calls "brestart $T/ck 271")" = 0 && state_is restarts "" && has_good g000001 &&
+	logged "not restarted: ENABLE_ORUN_RESTART is not Y (restart it with: brestart $T/ck 271)"
+check "POST_EXEC does not restart it, does not count a restart, says how to restart it"
+last=$(tail -n 1 "$T/w2c/out")
+lsf_restart 272
+start_job sh -c "$(restart_cmd)"
+wait_until 60 more_lines $((last + 10))
+terminate "${OVERRUN[@]}"
+rc=$?
+test "$rc" = 2 -a "$(calls "bchkpnt -k 272")" = 1
+check "restarted by hand, its next overrun is checkpointed again: no restart was counted against ORUN_RESTART_LIMIT=1 (exit $rc)"
+echkpnt -k -d "$T/ck/272" "$PG" >/dev/null 2>&1
+rc=$?
+wait_until 30 group_gone "$PG"
+post_exec
+terminate "${OVERRUN[@]}"
+rc2=$?
+test "$rc" = 0 -a "$rc2" = 0 -a "$(calls "brestart $T/ck 272")" = 0 && ! logged "sending SIG"
+check "POST_EXEC before the next TERMINATE: no restart, and that TERMINATE is done without a signal (exit $rc2)"
+
 # 3. A checkpoint that never completes: killed after ORUN_TIMEOUT_SECONDS.
 J=301 W=3
-JOBENV=(ENABLE_ORUN_CHKPNT=Y)
+JOBENV=(ENABLE_ORUN_CHKPNT=Y ENABLE_ORUN_RESTART=Y)
 start_job "$L/criu-run" -- "$S/jobs/stubborn.sh"
 wait_until 30 more_lines 3
 terminate "${OVERRUN[@]}"
@@ -284,7 +346,7 @@ check "POST_EXEC does not restart a job whose checkpoint failed"
 
 # 4. A failed checkpoint keeps the previous good one; the job ends as without.
 J=401 W=4
-JOBENV=(ENABLE_ORUN_CHKPNT=Y)
+JOBENV=(ENABLE_ORUN_CHKPNT=Y ENABLE_ORUN_RESTART=Y)
 start_job "$L/criu-run" -- "$S/jobs/count.sh"
 wait_until 30 more_lines 5
 echkpnt -d "$T/ck/401" "$PG" >/dev/null 2>&1
@@ -305,17 +367,17 @@ post_exec
 test "$(calls "brestart $T/ck 401")" = 0 && has_good g000001
 check "no restart after a failed checkpoint; g000001 still good"
 
-# 5. Array elements, interactive jobs, other terminations: LSF's default,
-# INT, TERM, KILL with kill polls; a job that ends on
+# 5. Array elements, interactive jobs, other terminations, ENABLE_ORUN_RESTART
+# alone: LSF's default, INT, TERM, KILL with kill polls; a job that ends on
 # SIGINT; a process of LSB_JOBPIDS outside the job's process groups. The
 # jobs are terminated side by side (each takes a few one-second polls).
 n=$(calls bchkpnt)
-kinds=(array interactive bkill int-ends extra-pid)
+kinds=(array interactive bkill restart-only int-ends extra-pid)
 declare -A JOB_OF PG_OF
 J=500
 for kind in "${kinds[@]}"; do
 	J=$((J + 1)) W=5$kind
-	JOBENV=(ENABLE_ORUN_CHKPNT=Y)
+	JOBENV=(ENABLE_ORUN_CHKPNT=Y ENABLE_ORUN_RESTART=Y)
 	if [ "$kind" = int-ends ]; then start_job "$S/jobs/count.sh"; else start_job "$S/jobs/stubborn.sh"; fi
 	JOB_OF[$kind]=$J PG_OF[$kind]=$PG
 done
@@ -330,6 +392,7 @@ for kind in "${kinds[@]}"; do
 	case $kind in
 	array) args=("${OVERRUN[@]}" LSB_JOBINDEX=3) ;;
 	interactive) args=("${OVERRUN[@]}" LSB_INTERACTIVE=Y) ;;
+	restart-only) JOBENV=(ENABLE_ORUN_RESTART=Y) args=("${OVERRUN[@]}") ;;
 	extra-pid)
 		# shellcheck disable=SC2016 # expanded by the job's shell
 		runuser -u "$U" -- setsid bash -c 'echo $$ >"$1"; exec sleep 300' sh "$T/w$W/extra.pid" </dev/null >/dev/null 2>&1 &
@@ -367,6 +430,10 @@ for kind in "${kinds[@]}"; do
 		;;
 	esac
 done
+J=${JOB_OF[restart-only]} W=5restart-only JOBENV=(ENABLE_ORUN_RESTART=Y)
+logged "ENABLE_ORUN_RESTART=Y alone does not checkpoint" && post_exec && test "$(calls "brestart $T/ck $J")" = 0 -a ! -e "$T/ck/$J/orun.state"
+check "ENABLE_ORUN_RESTART=Y without ENABLE_ORUN_CHKPNT=Y: not checkpointed, not restarted"
+
 # 6. erestart.criu without a good checkpoint writes nothing.
 J=601
 runuser -u "$U" -- mkdir -m 0700 "$T/ck/601"
