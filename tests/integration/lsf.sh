@@ -5,23 +5,22 @@
 # The stand-in does what LSF documents, as the job's user (chlsf, created if
 # absent; no other user is touched): it starts the job command in its own
 # process group with the job's environment (LSB_JOBID, LSB_CHKPNT_DIR =
-# checkpoint_dir/JOBID, LSB_ECHKPNT_METHOD=criu), calls
+# checkpoint_dir/JOBID, LSB_ECHKPNT_METHOD=criu, LSB_OUTPUTFILE), calls
 # $LSF_SERVERDIR/echkpnt.criu [-k] -d DIR PGID and erestart.criu DIR, runs
 # the job command from .restart_cmd after moving the checkpoint directory to
 # the new job ID (with a symbolic link from the old one), and calls the
 # queue's TERMINATE action (with LSB_JOBPGIDS, LSB_JOBPIDS and, for a run
 # limit, LSB_SUSP_REASONS=0x20000 / LSB_SUSP_SUBREASONS=0x1) again while it
-# answers "not done", then POST_EXEC in the job's working directory.
-# bchkpnt, brestart, bkill and bjobs are fakes that record their calls.
-# criu-helper and criu are the real ones: CRIU_HELPER names the installed
-# helper to test (default: criu-helper on PATH, normally
-# /usr/local/bin/criu-helper).
+# answers "not done", and POST_EXEC in the job's working directory, before
+# or after the next TERMINATE and echkpnt.criu's outcome. bchkpnt, brestart,
+# bkill and bjobs are fakes that record their calls. criu-helper and criu are
+# the real ones: CRIU_HELPER names the installed helper to test (default:
+# criu-helper on PATH, normally /usr/local/bin/criu-helper).
 #
 # Nothing waits a fixed time for something to happen: every step waits for
 # its condition, with deadlines generous enough for a loaded machine. The
 # kill polls are one second apart, so the jobs get ORUN_KILL_POLL_TRIES=1
-# (a few 2 or 5) except one, started first and checked last, which shows the
-# default (10).
+# except one, started first and checked last, which shows the default (10).
 #
 # Environment: CRIU_HELPER (above); LSF_IT_KEEP=1 keeps the work directory.
 set -u
@@ -110,7 +109,7 @@ KILLPOLL=(ORUN_KILL_POLL_TRIES=1)
 as_job() {
 	runuser -u "$U" -- env -i HOME="$UHOME" USER="$U" LOGNAME="$U" SHELL=/bin/bash \
 		PATH="$S/fakebin:${HELPER%/*}:/usr/local/bin:/usr/bin:/bin" LSF_SERVERDIR="$S/serverdir" \
-		LSF_FAKE_CALLS="$CALLS" LSB_JOBID="$J" LSB_CHKPNT_DIR="$T/ck/$J" \
+		LSF_FAKE_CALLS="$CALLS" LSB_JOBID="$J" LSB_CHKPNT_DIR="$T/ck/$J" LSB_OUTPUTFILE="$T/w$W/out" \
 		LSB_ECHKPNT_METHOD=criu LSB_JOBINDEX=0 "${KILLPOLL[@]}" "${JOBENV[@]}" "$@"
 }
 JOBENV=()
@@ -164,7 +163,7 @@ terminate() { # [VAR=VALUE...]: the TERMINATE action, as LSF runs it (sh -c)
 	as_job LSB_JOBPGIDS="$LSB_JOBPGIDS" LSB_JOBPIDS="$LSB_JOBPIDS" "$@" sh -c "$L/orun-terminate.criu" </dev/null >/dev/null 2>&1
 }
 # POST_EXEC, as LSF runs it: in the job's working directory, with its environment.
-post_exec() { in_w as_job sh -c "$L/orun-post-exec.criu" </dev/null >/dev/null 2>&1; }
+post_exec() { in_w as_job "$@" sh -c "$L/orun-post-exec.criu" </dev/null >/dev/null 2>&1; }
 echkpnt() { in_w as_job "$S/serverdir/echkpnt.criu" "$@"; }
 # brestart as LSF does it: new job ID, the directory moved, a link from the old one.
 lsf_restart() { # NEWJOB
@@ -175,6 +174,46 @@ lsf_restart() { # NEWJOB
 }
 restart_cmd() { sed -n 's/^LSB_RESTART_CMD=//p' "$T/ck/$J/.restart_cmd"; }
 
+# The overrun summary of the series whose first job is FIRST, next to the
+# output in $T/w$W. summary_runs FIRST prints its runs as "ID START END"
+# (epoch seconds, from the start time shown and the seconds it ran).
+summary_file() { echo "$T/w$W/overrun-summary-$1.txt"; }
+summary_runs() {
+	local id d t z secs rest s
+	awk '$1 ~ /^[0-9]+$/' "$(summary_file "$1")" | while read -r id d t z _ secs rest; do
+		s=$(date -d "$d $t $z" +%s) || return 1
+		secs=${secs#"("}
+		echo "$id $s $((s + secs))"
+	done
+}
+# summary_is FIRST RESTARTS REASON "ID SMIN SMAX EMIN EMAX"...: the summary
+# names FIRST and REASON (a grep pattern), lists exactly these runs in this
+# order, each started within [SMIN, SMAX] and ended within [EMIN, EMAX], and
+# their total, and RESTARTS overrun restarts.
+summary_is() {
+	local first=$1 restarts=$2 reason=$3 f got want total=0 i id s e
+	f=$(summary_file "$first")
+	shift 3
+	[ -f "$f" ] || { echo "# no $f" >&2; return 1; }
+	if ! grep -q "^Overrun checkpoint/restart summary of job $first " "$f" ||
+		! grep -q "^The series ended: .*$reason" "$f" || ! grep -q "^overrun restarts: $restarts\$" "$f"; then
+		sed 's/^/# /' "$f" >&2
+		return 1
+	fi
+	mapfile -t got < <(summary_runs "$first")
+	[ "${#got[@]}" = $# ] || { sed 's/^/# /' "$f" >&2; return 1; }
+	for ((i = 0; i < $#; i++)); do
+		read -ra want <<<"${*:i+1:1}"
+		read -r id s e <<<"${got[i]}"
+		if [ "$id" != "${want[0]}" ] || [ "$s" -lt "${want[1]}" ] || [ "$s" -gt "${want[2]}" ] ||
+			[ "$e" -lt "${want[3]}" ] || [ "$e" -gt "${want[4]}" ]; then
+			echo "# run ${got[i]} is not within ${want[*]}" >&2
+			return 1
+		fi
+		total=$((total + e - s))
+	done
+	grep -q "^total runtime: .* ($total s) in $# run(s)\$" "$f" || { sed 's/^/# /' "$f" >&2; return 1; }
+}
 now() { date +%s; }
 reached() { [ "$(now)" -ge "$1" ]; } # EPOCH has come
 
@@ -190,7 +229,6 @@ wait_until 30 more_lines 3
 	terminate
 	echo $? >"$T/w7/terminate.rc"
 ) &
-
 
 # 1. echkpnt and erestart: checkpoint, kill, restart, resume the count.
 J=101 W=1
@@ -231,8 +269,10 @@ check "the restarted job is waitable and exits with the job's own status (7)"
 # most ORUN_RESTART_LIMIT times; echkpnt, TERMINATE, then POST_EXEC.
 J=201 W=2
 JOBENV=(ENABLE_ORUN_CHKPNT=Y ENABLE_ORUN_RESTART=Y ORUN_RESTART_LIMIT=1)
+s0=$(now)
 start_job "$L/criu-run" -- "$S/jobs/count.sh"
 wait_until 30 more_lines 5
+s1=$(now)
 terminate "${OVERRUN[@]}"
 rc=$?
 test "$rc" = 2 -a "$(calls "bchkpnt -k 201")" = 1 && state_is restart yes
@@ -244,11 +284,15 @@ terminate "${OVERRUN[@]}"
 rc2=$?
 test "$rc" = 0 -a "$rc2" = 0 -a "$(good_gens)" = 1
 check "LSF's echkpnt.criu -k succeeds, the next TERMINATE is done (exit $rc, $rc2)"
+e0=$(now)
 post_exec
-test "$(calls "brestart $T/ck 201")" = 1 && state_is restarts 1
-check "POST_EXEC restarts the checkpointed job (brestart $T/ck 201), counts it"
+e1=$(now)
+test "$(calls "brestart $T/ck 201")" = 1 && state_is restarts 1 && test ! -e "$(summary_file 201)"
+check "POST_EXEC restarts the checkpointed job (brestart $T/ck 201), counts it, writes no summary yet"
 last=$(tail -n 1 "$T/w2/out")
+r0=$(now)
 lsf_restart 202
+r1=$(now)
 start_job sh -c "$(restart_cmd)"
 wait_until 60 more_lines $((last + 10))
 test "$(lines)" -gt $((last + 5)) && consecutive
@@ -257,18 +301,26 @@ terminate "${OVERRUN[@]}"
 rc=$?
 test "$rc" = 0 -a "$(calls bchkpnt)" = 1 && group_gone "$PG" && logged "ORUN_RESTART_LIMIT=1: not checkpointed"
 check "after ORUN_RESTART_LIMIT=1 restart the next overrun just kills the job (exit $rc)"
+f0=$(now)
 post_exec
+f1=$(now)
 test "$(calls brestart)" = 1
 check "POST_EXEC does not restart it again"
+summary_is 201 1 "overran again after 1 overrun restart" "201 $s0 $s1 $e0 $e1" "202 $r0 $r1 $f0 $f1"
+check "at the limit POST_EXEC writes overrun-summary-201.txt next to the output: both runs (start, time run), total, 1 overrun restart"
 
 # 2b. The other order: POST_EXEC runs before echkpnt.criu has recorded its
-# outcome (it waits for it), the next TERMINATE after POST_EXEC.
+# outcome (it waits for it), the next TERMINATE after POST_EXEC; then the
+# restarted job finishes by itself.
 J=251 W=2b
 JOBENV=(ENABLE_ORUN_CHKPNT=Y ENABLE_ORUN_RESTART=Y)
+s0=$(now)
 start_job "$L/criu-run" -- "$S/jobs/count.sh"
 wait_until 30 more_lines 5
+s1=$(now)
 terminate "${OVERRUN[@]}"
 rc=$?
+e0=$(now)
 post_exec &
 pe=$!
 wait_until 30 logged "still being written: waiting for its outcome"
@@ -278,19 +330,37 @@ rc3=$?
 wait_until 60 pid_gone "$pe"
 wait "$pe"
 rc4=$?
+e1=$(now)
 test "$rc" = 2 -a "$rc2" = 0 -a "$rc3" = 0 -a "$rc4" = 0 -a "$(calls "brestart $T/ck 251")" = 1 && state_is restarts 1
 check "POST_EXEC run before echkpnt.criu's outcome waits for it, then restarts the job and counts it (exit $rc4)"
 terminate "${OVERRUN[@]}"
 rc=$?
 test "$rc" = 0 && logged "POST_EXEC has submitted its restart" && ! logged "sending SIG"
 check "a TERMINATE after POST_EXEC is done at once, without a signal (exit $rc)"
+last=$(tail -n 1 "$T/w2b/out")
+r0=$(now)
+lsf_restart 252
+r1=$(now)
+start_job sh -c "$(restart_cmd)"
+wait_until 60 more_lines $((last + 5))
+in_w runuser -u "$U" -- touch stop
+wait_until 30 rc_is 7
+f0=$(now)
+post_exec
+f1=$(now)
+test "$(calls "brestart $T/ck 252")" = 0 &&
+	summary_is 251 1 "job 252 ended without an overrun checkpoint" "251 $s0 $s1 $e0 $e1" "252 $r0 $r1 $f0 $f1"
+check "the restarted job finishes by itself: POST_EXEC writes the summary (2 runs, 1 overrun restart)"
 
 # 2c. ENABLE_ORUN_CHKPNT=Y without ENABLE_ORUN_RESTART: checkpointed, not
-# restarted, the counter stays; brestart by hand; both orders again.
+# restarted, the counter stays; brestart by hand; both orders again. The
+# output file is given relative to the working directory.
 J=271 W=2c
-JOBENV=(ENABLE_ORUN_CHKPNT=Y ORUN_RESTART_LIMIT=1)
+JOBENV=(ENABLE_ORUN_CHKPNT=Y ORUN_RESTART_LIMIT=1 LSB_OUTPUTFILE=out)
+s0=$(now)
 start_job "$L/criu-run" -- "$S/jobs/count.sh"
 wait_until 30 more_lines 5
+s1=$(now)
 terminate "${OVERRUN[@]}"
 rc=$?
 test "$rc" = 2 -a "$(calls "bchkpnt -k 271")" = 1 && state_is restart no && logged "ENABLE_ORUN_RESTART is not Y, so it will not be restarted"
@@ -300,12 +370,17 @@ rc=$?
 wait_until 30 group_gone "$PG"
 terminate "${OVERRUN[@]}"
 rc2=$?
+e0=$(now)
 post_exec
+e1=$(now)
 test "$rc" = 0 -a "$rc2" = 0 -a "$(calls "brestart $T/ck 271")" = 0 && state_is restarts "" && has_good g000001 &&
-	logged "not restarted: ENABLE_ORUN_RESTART is not Y (restart it with: brestart $T/ck 271)"
-check "POST_EXEC does not restart it, does not count a restart, says how to restart it"
+	logged "not restarted: ENABLE_ORUN_RESTART is not Y (restart it with: brestart $T/ck 271)" &&
+	summary_is 271 0 "job 271 was checkpointed and not restarted" "271 $s0 $s1 $e0 $e1"
+check "POST_EXEC does not restart it, does not count a restart, says how to restart it, writes the summary"
 last=$(tail -n 1 "$T/w2c/out")
+r0=$(now)
 lsf_restart 272
+r1=$(now)
 start_job sh -c "$(restart_cmd)"
 wait_until 60 more_lines $((last + 10))
 terminate "${OVERRUN[@]}"
@@ -315,11 +390,14 @@ check "restarted by hand, its next overrun is checkpointed again: no restart was
 echkpnt -k -d "$T/ck/272" "$PG" >/dev/null 2>&1
 rc=$?
 wait_until 30 group_gone "$PG"
+f0=$(now)
 post_exec
+f1=$(now)
 terminate "${OVERRUN[@]}"
 rc2=$?
-test "$rc" = 0 -a "$rc2" = 0 -a "$(calls "brestart $T/ck 272")" = 0 && ! logged "sending SIG"
-check "POST_EXEC before the next TERMINATE: no restart, and that TERMINATE is done without a signal (exit $rc2)"
+test "$rc" = 0 -a "$rc2" = 0 -a "$(calls "brestart $T/ck 272")" = 0 && ! logged "sending SIG" &&
+	summary_is 271 0 "job 272 was checkpointed and not restarted" "271 $s0 $s1 $e0 $e1" "272 $r0 $r1 $f0 $f1"
+check "POST_EXEC before the next TERMINATE: no restart, the summary now lists both runs, 0 overrun restarts (exit $rc2)"
 
 # 3. A checkpoint that never completes: killed after ORUN_TIMEOUT_SECONDS.
 J=301 W=3
@@ -340,15 +418,18 @@ test "$rc" = 0 -a "$(sort -u "$T/w3/sigs" 2>/dev/null | xargs)" = "INT TERM" && 
 check "2 s after bchkpnt, with ORUN_TIMEOUT_SECONDS=2, SIGINT, SIGTERM and SIGKILL reach the job's process group (exit $rc)"
 logged "checkpoint FAILED (not done after ORUN_TIMEOUT_SECONDS=2"
 check "the timeout is logged as a failed checkpoint"
-post_exec
-test "$(calls "brestart $T/ck 301")" = 0
-check "POST_EXEC does not restart a job whose checkpoint failed"
+post_exec LSB_OUTPUTFILE=/dev/null
+test "$(calls "brestart $T/ck 301")" = 0 && logged "no overrun summary: the job's output is /dev/null" &&
+	test -z "$(find "$T" -name 'overrun-summary-301*')"
+check "POST_EXEC does not restart a job whose checkpoint failed, and writes no summary when the output is /dev/null"
 
 # 4. A failed checkpoint keeps the previous good one; the job ends as without.
 J=401 W=4
 JOBENV=(ENABLE_ORUN_CHKPNT=Y ENABLE_ORUN_RESTART=Y)
+s0=$(now)
 start_job "$L/criu-run" -- "$S/jobs/count.sh"
 wait_until 30 more_lines 5
+s1=$(now)
 echkpnt -d "$T/ck/401" "$PG" >/dev/null 2>&1
 in_w runuser -u "$U" -- touch nodump
 wait_until 30 pgrep -u "$U" -x tail >/dev/null
@@ -363,9 +444,11 @@ terminate "${OVERRUN[@]}"
 rc=$?
 test "$rc" = 0 && group_gone "$PG" && logged "overrun checkpoint FAILED.*ends as without checkpointing"
 check "the next TERMINATE kills the job, with a clear line (exit $rc)"
+e0=$(now)
 post_exec
-test "$(calls "brestart $T/ck 401")" = 0 && has_good g000001
-check "no restart after a failed checkpoint; g000001 still good"
+e1=$(now)
+test "$(calls "brestart $T/ck 401")" = 0 && has_good g000001 && summary_is 401 0 "overrun checkpoint of job 401 failed" "401 $s0 $s1 $e0 $e1"
+check "no restart after a failed checkpoint, g000001 still good; the summary says the checkpoint failed"
 
 # 5. Array elements, interactive jobs, other terminations, ENABLE_ORUN_RESTART
 # alone: LSF's default, INT, TERM, KILL with kill polls; a job that ends on
@@ -431,15 +514,16 @@ for kind in "${kinds[@]}"; do
 	esac
 done
 J=${JOB_OF[restart-only]} W=5restart-only JOBENV=(ENABLE_ORUN_RESTART=Y)
-logged "ENABLE_ORUN_RESTART=Y alone does not checkpoint" && post_exec && test "$(calls "brestart $T/ck $J")" = 0 -a ! -e "$T/ck/$J/orun.state"
-check "ENABLE_ORUN_RESTART=Y without ENABLE_ORUN_CHKPNT=Y: not checkpointed, not restarted"
+logged "ENABLE_ORUN_RESTART=Y alone does not checkpoint" && post_exec && test "$(calls "brestart $T/ck $J")" = 0 -a ! -e "$T/ck/$J/orun.state" &&
+	test -z "$(find "$T" -name "overrun-summary-$J*")"
+check "ENABLE_ORUN_RESTART=Y without ENABLE_ORUN_CHKPNT=Y: not checkpointed, not restarted, no summary"
 
 # 6. erestart.criu without a good checkpoint writes nothing.
-J=601
-runuser -u "$U" -- mkdir -m 0700 "$T/ck/601"
-as_job "$S/serverdir/erestart.criu" "$T/ck/601" >/dev/null 2>&1
+J=801
+runuser -u "$U" -- mkdir -m 0700 "$T/ck/$J"
+as_job "$S/serverdir/erestart.criu" "$T/ck/$J" >/dev/null 2>&1
 rc=$?
-test "$rc" != 0 -a ! -e "$T/ck/601/.restart_cmd"
+test "$rc" != 0 -a ! -e "$T/ck/$J/.restart_cmd"
 check "erestart.criu without a good checkpoint fails and writes no .restart_cmd (exit $rc)"
 
 # 0, checked: with ORUN_KILL_POLL_TRIES unset, SIGTERM came after 10 polls
