@@ -190,21 +190,4 @@ public struct ProtobufMessage: Sendable {
         }
         return result
     }
-
-    /// Same, for repeated uint64.
-    public func repeatedUInt64(_ number: UInt32, _ name: String) throws(ImageError) -> [UInt64] {
-        var result: [UInt64] = []
-        for field in occurrences(number) {
-            switch field.value {
-            case .varint(let v):
-                result.append(v)
-            case .bytes(let run):
-                var i = run.startIndex
-                while i < run.endIndex { result.append(try Self.varint(run, &i)) }
-            default:
-                throw .malformed(file: "", "\(name) has the wrong wire type")
-            }
-        }
-        return result
-    }
 }

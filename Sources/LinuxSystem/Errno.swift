@@ -13,7 +13,6 @@ public struct Errno: RawRepresentable, Error, Equatable, Hashable, Sendable, Cus
 
     public static let noSuchFileOrDirectory = Errno(ENOENT)
     public static let noSuchProcess = Errno(ESRCH)
-    public static let interrupted = Errno(EINTR)
     public static let permissionDenied = Errno(EACCES)
     public static let notPermitted = Errno(EPERM)
     public static let fileExists = Errno(EEXIST)
@@ -22,7 +21,6 @@ public struct Errno: RawRepresentable, Error, Equatable, Hashable, Sendable, Cus
     public static let crossDevice = Errno(EXDEV)
     public static let notDirectory = Errno(ENOTDIR)
     public static let noSpace = Errno(ENOSPC)
-    public static let notEmpty = Errno(ENOTEMPTY)
     public static let invalidArgument = Errno(EINVAL)
 }
 

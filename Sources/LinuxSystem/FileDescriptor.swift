@@ -10,13 +10,6 @@ public struct FileDescriptor: ~Copyable {
 
     deinit { sys_close(rawValue) }
 
-    /// Gives up ownership: the caller closes the returned number.
-    public consuming func release() -> Int32 {
-        let raw = rawValue
-        discard self
-        return raw
-    }
-
     /// `open(2)` flags. `O_CLOEXEC` is always added.
     public struct OpenFlags: OptionSet, Sendable {
         public var rawValue: Int32
@@ -54,8 +47,6 @@ public struct FileDescriptor: ~Copyable {
         public static let noMagicLinks = Resolve(rawValue: 0x02)
         /// RESOLVE_BENEATH: stay below the starting directory.
         public static let beneath = Resolve(rawValue: 0x08)
-        /// RESOLVE_NO_XDEV: do not cross a mount point.
-        public static let noCrossingMounts = Resolve(rawValue: 0x01)
     }
 
     /// openat2(2) relative to the current directory.

@@ -3,7 +3,6 @@ import Glibc
 /// The calling process: identity, process attributes and small services.
 public enum Kernel {
     public static var processID: Int32 { sys_getpid() }
-    public static var parentProcessID: Int32 { sys_getppid() }
 
     public struct Identity: Equatable, Sendable {
         public var realUID: UInt32, effectiveUID: UInt32, savedUID: UInt32
@@ -26,20 +25,11 @@ public enum Kernel {
         guard sys_set_no_new_privs() == 0 else { throw SystemError("prctl(PR_SET_NO_NEW_PRIVS)") }
     }
     public static var hasNoNewPrivileges: Bool { sys_get_no_new_privs() == 1 }
-    public static var isDumpable: Bool { sys_get_dumpable() != 0 }
-    public static func setNotDumpable() throws(SystemError) {
-        guard sys_set_dumpable(false) == 0 else { throw SystemError("prctl(PR_SET_DUMPABLE)") }
-    }
     /// Every signal back to SIG_DFL and nothing blocked.
     public static func resetSignals() throws(SystemError) {
         guard sys_reset_signals() == 0 else { throw SystemError("sigprocmask") }
     }
 
-    public static func resourceLimit(_ resource: Int32) -> (soft: UInt64, hard: UInt64)? { sys_getrlimit(resource) }
-    public static func setResourceLimit(_ resource: Int32, soft: UInt64, hard: UInt64) throws(SystemError) {
-        guard sys_setrlimit(resource, soft: soft, hard: hard) == 0 else { throw SystemError("setrlimit") }
-    }
-    public static let unlimited: UInt64 = UInt64(bitPattern: -1)
 
     public static func send(_ signal: Int32, to pid: Int32) -> Bool { sys_kill(pid, signal) == 0 }
 
@@ -51,6 +41,5 @@ public enum Kernel {
 
     public static func writeError(_ text: String) { sys_write_stderr(text) }
     public static func writeOutput(_ text: String) { sys_write_stdout(text) }
-    public static func isTerminal(_ fd: Int32) -> Bool { sys_isatty(fd) }
     public static func exit(_ code: Int32) -> Never { sys_exit(code) }
 }

@@ -30,10 +30,4 @@ public struct PidFD: ~Copyable {
             throw SystemError("pidfd_send_signal \(signal)", String(pid))
         }
     }
-
-    /// Waits until the process has exited (a pidfd becomes readable then),
-    /// at most `milliseconds` (negative: forever). True when it has.
-    public func waitForExit(milliseconds: Int) -> Bool {
-        fd.waitReadable(milliseconds: milliseconds)
-    }
 }

@@ -7,10 +7,8 @@ public struct Signal: RawRepresentable, Equatable, Hashable, Sendable, CustomStr
 
     /// 0: no signal, only the permission and existence check.
     public static let probe = Signal(rawValue: 0)
-    public static let hangUp = Signal(rawValue: SIGHUP)
     public static let interrupt = Signal(rawValue: SIGINT)
     public static let kill = Signal(rawValue: SIGKILL)
-    public static let terminate = Signal(rawValue: SIGTERM)
     public static let `continue` = Signal(rawValue: SIGCONT)
     public static let stop = Signal(rawValue: SIGSTOP)
 

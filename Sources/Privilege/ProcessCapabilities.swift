@@ -1,10 +1,6 @@
 import CCap
 import LinuxSystem
 
-extension Capability {
-    var value: cap_value_t { cap_value_t(rawValue) }
-}
-
 /// The three capability sets of the calling thread, read and written with libcap.
 public struct ProcessCapabilities: Equatable, Sendable {
     public var permitted: CapabilitySet

@@ -69,8 +69,6 @@ static inline int chs_wexitstatus(int status) { return WEXITSTATUS(status); }
 static inline int chs_wtermsig(int status) { return WTERMSIG(status); }
 
 // --- prctl (variadic in C) --------------------------------------------------
-static inline int chs_set_dumpable(int on) { return prctl(PR_SET_DUMPABLE, (unsigned long)on, 0UL, 0UL, 0UL); }
-static inline int chs_get_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0UL, 0UL, 0UL, 0UL); }
 static inline int chs_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL); }
 static inline int chs_get_no_new_privs(void) { return prctl(PR_GET_NO_NEW_PRIVS, 0UL, 0UL, 0UL, 0UL); }
 

@@ -45,7 +45,6 @@ func sys_symlinkat(_ target: String, _ dir: Int32, _ name: String) -> Int32 { Gl
 func sys_flock(_ fd: Int32, _ operation: Int32) -> Int32 { retryingOnInterrupt { chs_flock(fd, operation) } }
 func sys_fsync(_ fd: Int32) -> Int32 { Glibc.fsync(fd) }
 func sys_dup(_ fd: Int32) -> Int32 { chs_fcntl_int(fd, F_DUPFD_CLOEXEC, 3) }
-func sys_fchmod(_ fd: Int32, _ mode: mode_t) -> Int32 { Glibc.fchmod(fd, mode) }
 func sys_ftruncate(_ fd: Int32, _ size: Int64) -> Int32 { Glibc.ftruncate(fd, off_t(size)) }
 func sys_copy_file_range(_ from: Int32, _ to: Int32, _ count: Int) -> Int {
     retryingOnInterrupt { chs_copy_file_range(from, to, count) }
@@ -77,7 +76,6 @@ func sys_waitpid(_ pid: pid_t, _ status: inout Int32, _ options: Int32) -> pid_t
     retryingOnInterrupt { Glibc.waitpid(pid, &status, options) }
 }
 func sys_getpid() -> pid_t { Glibc.getpid() }
-func sys_getppid() -> pid_t { Glibc.getppid() }
 func sys_getresuid() -> (UInt32, UInt32, UInt32) {
     var r: uid_t = 0, e: uid_t = 0, s: uid_t = 0
     _ = chs_getresuid(&r, &e, &s)
@@ -95,20 +93,9 @@ func sys_getgroups() -> [UInt32] {
     let n = Glibc.getgroups(count, &groups)
     return n > 0 ? Array(groups[0..<Int(n)]) : []
 }
-func sys_set_dumpable(_ on: Bool) -> Int32 { chs_set_dumpable(on ? 1 : 0) }
-func sys_get_dumpable() -> Int32 { chs_get_dumpable() }
 func sys_set_no_new_privs() -> Int32 { chs_set_no_new_privs() }
 func sys_get_no_new_privs() -> Int32 { chs_get_no_new_privs() }
 func sys_reset_signals() -> Int32 { chs_reset_signals() }
-func sys_getrlimit(_ resource: Int32) -> (soft: UInt64, hard: UInt64)? {
-    var limit = rlimit()
-    guard Glibc.getrlimit(__rlimit_resource_t(UInt32(resource)), &limit) == 0 else { return nil }
-    return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
-}
-func sys_setrlimit(_ resource: Int32, soft: UInt64, hard: UInt64) -> Int32 {
-    var limit = rlimit(rlim_cur: rlim_t(soft), rlim_max: rlim_t(hard))
-    return Glibc.setrlimit(__rlimit_resource_t(UInt32(resource)), &limit)
-}
 func sys_fsopen(_ name: String) -> Int32 { chs_fsopen(name) }
 func sys_fsconfig(_ fd: Int32, _ key: String, _ value: String) -> Int32 { chs_fsconfig_string(fd, key, value) }
 func sys_fsconfig_create(_ fd: Int32) -> Int32 { chs_fsconfig_create(fd) }
@@ -182,7 +169,6 @@ func sys_write_stdout(_ text: String) {
     }
 }
 func sys_exit(_ code: Int32) -> Never { Glibc.exit(code) }
-func sys_isatty(_ fd: Int32) -> Bool { Glibc.isatty(fd) == 1 }
 
 func sys_pipe() -> (read: Int32, write: Int32)? {
     var fds: [Int32] = [-1, -1]
