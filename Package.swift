@@ -48,7 +48,8 @@ let package = Package(
         .executableTarget(name: "criu-helper", dependencies: ["HelperCore", "LinuxSystem", "Privilege", "CStartup"],
                          swiftSettings: strict),
         // libFuzzer entry point for the image validator (bench/fuzz.sh builds
-        // it with -sanitize=fuzzer; an ordinary build makes a replay tool).
+        // it with -sanitize=fuzzer -DFUZZING; an ordinary build makes the seed
+        // packer and replay tool).
         .executableTarget(name: "criu-images-fuzzer", dependencies: ["CriuImages", "Credentials"],
                           path: "Tests/Fuzzing", swiftSettings: strict),
 

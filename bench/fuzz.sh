@@ -19,9 +19,11 @@ bin=/opt/criu-helper-tests/bin
 home=$(getent passwd "$user" | cut -d: -f6)
 [ "$(id -u "$user")" = 1001 ] || { echo "bench/fuzz.sh: $user must have uid 1001 (the fuzz target's caller)" >&2; exit 69; }
 
-swift build -c release --product criu-images-fuzzer 2>&1 | tail -n 1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift build -c release --product criu-images-fuzzer >"$log" 2>&1 || { cat "$log" >&2; exit 70; }
 swift build -c release --product criu-images-fuzzer --scratch-path .build-fuzz \
-	-Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -parse-as-library 2>&1 | tail -n 1
+	-Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -parse-as-library >"$log" 2>&1 || { cat "$log" >&2; exit 70; }
 
 work=$home/fuzz
 rm -rf "$work"

@@ -52,7 +52,22 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-#if !FUZZING
+#if FUZZING
+/// libFuzzer's driver (libclang_rt.fuzzer). SwiftPM names an executable's
+/// entry point `<module>_main` and links `main` to it, so libFuzzer's own
+/// main is not used: this one hands libFuzzer the command line.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<Int32>,
+                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+@_cdecl("criu_images_fuzzer_main")
+func fuzzerMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var count = argc
+    var vector = argv
+    return runFuzzerDriver(&count, &vector, fuzzOne)
+}
+#else
 import Glibc
 
 func say(_ text: String, to fd: Int32 = 2) {
@@ -72,34 +87,40 @@ func readFile(_ path: String) -> [UInt8]? {
     }
 }
 
-let arguments = CommandLine.arguments
-if arguments.count == 3 && arguments[1] == "pack" {
-    // Every *.img of the directory but the page data (never parsed).
-    guard let dir = opendir(arguments[2]) else { say("cannot open \(arguments[2])\n"); exit(66) }
-    var packed: [UInt8] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafePointer(to: entry.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+/// Without libFuzzer: the seed packer and the replay tool.
+@main
+struct ImageValidatorFuzzer {
+    static func main() {
+        let arguments = CommandLine.arguments
+        if arguments.count == 3 && arguments[1] == "pack" {
+            // Every *.img of the directory but the page data (never parsed).
+            guard let dir = opendir(arguments[2]) else { say("cannot open \(arguments[2])\n"); exit(66) }
+            var packed: [UInt8] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                guard name.hasSuffix(".img"), !name.hasPrefix("pages-"), name.utf8.count < 256,
+                      let bytes = readFile(arguments[2] + "/" + name) else { continue }
+                packed.append(UInt8(name.utf8.count))
+                packed += Array(name.utf8)
+                packed += (0..<4).map { UInt8((bytes.count >> (8 * $0)) & 0xFF) }
+                packed += bytes
+            }
+            closedir(dir)
+            var written = 0
+            while written < packed.count {
+                let n = packed[written...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+                guard n > 0 else { exit(74) }
+                written += n
+            }
+        } else {
+            for path in arguments.dropFirst() {
+                guard let bytes = readFile(path) else { say("cannot read \(path)\n"); exit(66) }
+                bytes.withUnsafeBufferPointer { _ = fuzzOne($0.baseAddress, $0.count) }
+                say("\(path): ok\n", to: 1)
+            }
         }
-        guard name.hasSuffix(".img"), !name.hasPrefix("pages-"), name.utf8.count < 256,
-              let bytes = readFile(arguments[2] + "/" + name) else { continue }
-        packed.append(UInt8(name.utf8.count))
-        packed += Array(name.utf8)
-        packed += (0..<4).map { UInt8((bytes.count >> (8 * $0)) & 0xFF) }
-        packed += bytes
-    }
-    closedir(dir)
-    var written = 0
-    while written < packed.count {
-        let n = packed[written...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-        guard n > 0 else { exit(74) }
-        written += n
-    }
-} else {
-    for path in arguments.dropFirst() {
-        guard let bytes = readFile(path) else { say("cannot read \(path)\n"); exit(66) }
-        bytes.withUnsafeBufferPointer { _ = fuzzOne($0.baseAddress, $0.count) }
-        say("\(path): ok\n", to: 1)
     }
 }
 #endif
