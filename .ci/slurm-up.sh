@@ -17,6 +17,11 @@
 set -eu
 
 TEST_USER=${SLURM_UP_TEST_USER:-nobody}
+# SLURM_UP_PREEMPT_SIGNAL=1: the site setting that makes Slurm send a job's
+# --signal at the start of a preemption's grace time (22.05:
+# SlurmctldParameters=preempt_send_user_signal; 23.02 and later:
+# PreemptParameters=send_user_signal, which 22.05 refuses).
+PREEMPT_SIGNAL=${SLURM_UP_PREEMPT_SIGNAL:-0}
 TIMEOUT=${SLURM_UP_TIMEOUT:-60}
 CONF=/etc/slurm/slurm.conf
 LOGDIR=/var/log/slurm
@@ -120,7 +125,18 @@ MinJobAge=300
 KillWait=10
 $node State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+# Preemption: a job of "high" requeues a job of "low" after GraceTime.
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+PartitionName=low Nodes=$host PriorityTier=1 PreemptMode=REQUEUE GraceTime=30 MaxTime=INFINITE State=UP
+PartitionName=high Nodes=$host PriorityTier=2 PreemptMode=OFF MaxTime=INFINITE State=UP
 EOF
+if [ "$PREEMPT_SIGNAL" = 1 ]; then
+	case $(sinfo --version | awk '{print $2}') in
+	22.*) echo "SlurmctldParameters=preempt_send_user_signal" >>"$conf" ;;
+	*) echo "PreemptParameters=send_user_signal" >>"$conf" ;;
+	esac
+fi
 sed -i '/^UpTime=/d' "$conf"
 restart=
 if ! cmp -s "$conf" "$CONF"; then

@@ -18,6 +18,16 @@ public struct FileTable: Sendable {
     /// Regular files by id: their paths.
     public private(set) var regularFiles: [UInt32: String] = [:]
 
+    /// A regular file the tree held open for writing, and how long it was
+    /// when the tree was frozen: criu's recorded size where it kept one, the
+    /// descriptor's offset otherwise (an O_APPEND writer's offset is the end
+    /// of the file after its last write).
+    public struct WrittenFile: Sendable, Equatable {
+        public var path: String
+        public var size: UInt64
+    }
+    public private(set) var writtenFiles: [WrittenFile] = []
+
     public init(filesImage: [UInt8]?, caller: CredentialRule) throws(ImageError) {
         guard let bytes = filesImage else { return }
         for entry in try ImageFile.entries(bytes, magic: ImageKind.files.magic!) {
@@ -40,6 +50,17 @@ public struct FileTable: Sendable {
                 try PathPolicy.check(name, what: "file \(id)")
                 try Self.checkOwner(sub.message(5, "fown"), caller: caller, who: "file \(id)")
                 regularFiles[id] = name
+                // reg_file_entry: flags 2, pos 3, size 8 (images/regfile.proto).
+                let flags = try sub.requiredUInt32(2, "flags")
+                if flags & 0o3 == 0o1 || flags & 0o3 == 0o2 {
+                    var end = try sub.requiredUInt64(3, "pos")
+                    if let recorded = try sub.uint64(8, "size") { end = recorded }
+                    if let known = writtenFiles.firstIndex(where: { $0.path == name }) {
+                        writtenFiles[known].size = max(writtenFiles[known].size, end)
+                    } else {
+                        writtenFiles.append(WrittenFile(path: name, size: end))
+                    }
+                }
             case .unixSocket:
                 try Self.checkUnixSocket(sub, caller: caller, id: id)
             case .pipe, .eventfd, .eventpoll, .signalfd, .timerfd, .memfd:

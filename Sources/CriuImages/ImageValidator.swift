@@ -28,6 +28,8 @@ public struct ImageValidator: Sendable {
         /// criu must run with --shell-job: the session or process group of
         /// the root is outside the tree.
         public var needsShellJob: Bool
+        /// Regular files the tree held open for writing, and their lengths then.
+        public var writtenFiles: [FileTable.WrittenFile] = []
         public var root: ProcessEntry { processes[0] }
     }
 
@@ -133,7 +135,7 @@ public struct ImageValidator: Sendable {
 
         let root = processes[0]
         let shell = !pids.contains(root.session) || !pids.contains(root.processGroup)
-        return Summary(processes: processes, threadCount: threadCount, needsShellJob: shell)
+        return Summary(processes: processes, threadCount: threadCount, needsShellJob: shell, writtenFiles: files.writtenFiles)
     }
 
     /// The number of processes in a pstree.img (for `list`).

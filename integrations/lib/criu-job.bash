@@ -14,6 +14,18 @@ if [ -z "${CRIU_HELPER:-}" ]; then
 fi
 CJ_PID=
 CJ_TRAPPED=
+# CJ_EVERY: seconds between periodic checkpoints (the wrapper's
+# --checkpoint-every), empty for none. A node crash, an administrator's
+# requeue or a preemption that gives no warning then costs at most that much
+# work, and no output twice: a resume cuts what the lost run wrote after its
+# checkpoint (criu-helper restore).
+CJ_EVERY=
+# Set once a checkpoint of the wrapper's own ended the job.
+CJ_CHECKPOINTED=
+# A line about this start (e.g. "restart 2 of job 1234") that a resume says
+# only once the job's output files were cut back to the checkpoint (before
+# that it would be cut with them).
+CJ_RESUME_NOTE=
 
 # One line to the job's stderr and to criu-job.log next to the checkpoints.
 cj_log() {
@@ -21,6 +33,13 @@ cj_log() {
 	line="$(date -u +%Y-%m-%dT%H:%M:%SZ) criu-job[$CJ_NAME]: $*"
 	printf '%s\n' "$line" >&2
 	if [ -d "$CJ_DIR" ]; then printf '%s\n' "$line" >>"$CJ_DIR/criu-job.log"; fi
+}
+
+# The same line in criu-job.log only (criu-helper already said it on stderr).
+cj_note() {
+	if [ -d "$CJ_DIR" ]; then
+		printf '%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ) criu-job[$CJ_NAME]: $*" >>"$CJ_DIR/criu-job.log"
+	fi
 }
 
 # Creates the images directory's parents private to the caller (criu-helper
@@ -39,19 +58,40 @@ cj_has_checkpoint() {
 cj_start() {
 	local mode=$1
 	shift
+	local periodic=()
+	if [ -n "$CJ_EVERY" ]; then periodic=(--checkpoint-every "$CJ_EVERY" ${CJ_KEEP:+--keep "$CJ_KEEP"}); fi
 	if [ "$mode" = resume ] && cj_has_checkpoint; then
-		cj_log "resuming from the latest good checkpoint in $CJ_DIR"
+		cj_note "resuming from the latest good checkpoint in $CJ_DIR"
 		rm -f -- "$CJ_DIR/criu-job.restored"
-		"$CRIU_HELPER" restore --images-dir "$CJ_DIR" --wait >"$CJ_DIR/criu-job.restored" &
+		"$CRIU_HELPER" restore --images-dir "$CJ_DIR" --wait "${periodic[@]}" >"$CJ_DIR/criu-job.restored" &
 		CJ_PID=$!
 		CJ_MODE=restore
+		cj_report_resume
 	else
+		[ -n "$CJ_RESUME_NOTE" ] && cj_log "$CJ_RESUME_NOTE"
 		if [ "$mode" = resume ]; then cj_log "no good checkpoint in $CJ_DIR: starting from the beginning"; fi
-		"$CRIU_HELPER" run --images-dir "$CJ_DIR" -- "$@" &
+		"$CRIU_HELPER" run --images-dir "$CJ_DIR" "${periodic[@]}" -- "$@" &
 		CJ_PID=$!
 		CJ_MODE=run
-		cj_log "started: $*"
+		cj_log "started${CJ_EVERY:+ (a checkpoint every $CJ_EVERY s)}: $*"
 	fi
+}
+
+# Once the restore has cut the output files back and restored the job: the
+# start's own line, and what the resume lost (criu-helper's line with the
+# checkpoint's age and how long the previous run went on after it) in the
+# wrapper's log too.
+cj_report_resume() {
+	local line='' tries=0
+	while [ "$tries" -lt 600 ] && cj_running && [ ! -s "$CJ_DIR/criu-job.restored" ]; do
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	[ -n "$CJ_RESUME_NOTE" ] && cj_log "$CJ_RESUME_NOTE"
+	line=$(sed -n 's/^[^ ]* restore generation=[^ ]*: \(resuming .*\)$/\1/p' "$CJ_DIR/criu-helper.log" 2>/dev/null | tail -n 1)
+	[ -n "$line" ] && cj_note "$line"
+	if [ -s "$CJ_DIR/criu-job.restored" ]; then cj_log "resumed from the latest good checkpoint in $CJ_DIR"; fi
+	return 0
 }
 
 # Waits for the job; a trapped signal interrupts `wait`, so it waits again
@@ -68,6 +108,8 @@ cj_wait() {
 	done
 	if [ "$CJ_MODE" = restore ] && [ ! -s "$CJ_DIR/criu-job.restored" ]; then
 		cj_log "restore failed (criu-helper exit status $status, see $CJ_DIR/criu-helper.log): the job cannot go on"
+	elif [ -n "$CJ_CHECKPOINTED" ]; then
+		cj_log "the job was ended by its checkpoint (status $status); it resumes from $CJ_DIR"
 	else
 		cj_log "job ended with status $status"
 	fi
@@ -89,6 +131,7 @@ cj_checkpoint() {
 	local status=0
 	"$CRIU_HELPER" dump --images-dir "$CJ_DIR" ${CJ_KEEP:+--keep "$CJ_KEEP"} || status=$?
 	if [ "$status" = 0 ]; then
+		CJ_CHECKPOINTED=1
 		cj_log "checkpoint written; the job is stopped"
 		return 0
 	fi

@@ -211,7 +211,7 @@ if wait_for 90 count_beyond "$((at_ckpt + 4))"; then
 else
 	not_ok "job $job2 counts on past the checkpoint (state $(job_state "$job2"), last $(last_count))"
 fi
-check "job $job2 says it resumed from the checkpoint" err_has "resuming from the latest good checkpoint in $images"
+check "job $job2 says it resumed from the checkpoint" err_has "resumed from the latest good checkpoint in $images"
 check "count.out is one uninterrupted count 1..$(last_count) (no restart from 1)" count_uninterrupted
 check_cpuset "the restored count is in job $job2's cpuset /oar/${USER_}_$job2, not $job1's" "$job2"
 phase "resumed"

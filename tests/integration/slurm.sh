@@ -8,7 +8,17 @@
 #      checkpointed, requeues itself and resumes, twice: one uninterrupted count;
 #   2. a job whose checkpoint is refused goes on to its normal end, with a
 #      clear line, and is not requeued;
-#   3. a requeue without a checkpoint starts the job from the beginning.
+#   3. a requeue without a checkpoint starts the job from the beginning;
+#   4. periodic checkpoints: a node crash (slurmd, slurmstepd and the job
+#      killed -9, slurmd back) requeues the job, which resumes the latest
+#      periodic checkpoint with every output line once, and says what it lost;
+#   5. an administrator's `scontrol requeue` without a signal: the same;
+#   6. a job array: only the signalled task requeues, each task has one
+#      unbroken count, a task cancelled stays cancelled;
+#   7. preemption (partitions low and high, GraceTime 30 s) without the site
+#      setting: the wrapper sees its end time move earlier and checkpoints;
+#   8. preemption with the site setting (preempt_send_user_signal on 22.05):
+#      the job's --signal comes at once and the job resumes.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -50,6 +60,17 @@ cat >"$work/job.sbatch" <<EOF
 #!/bin/bash
 #SBATCH --requeue --open-mode=append
 exec $wrapper -- ./count.sh "\$@"
+EOF
+# The same with a checkpoint every 3 s; and with the end-time watch too.
+cat >"$work/periodic.sbatch" <<EOF
+#!/bin/bash
+#SBATCH --requeue --open-mode=append --signal=B:USR1@60
+exec $wrapper --checkpoint-every 3 -- ./count.sh "\$@"
+EOF
+cat >"$work/watch.sbatch" <<EOF
+#!/bin/bash
+#SBATCH --requeue --open-mode=append --signal=B:USR1@60
+exec $wrapper --checkpoint-every 3 --watch-end-time 2 -- ./count.sh "\$@"
 EOF
 chown "$user:" "$work"/*
 chmod 0755 "$work"/*
@@ -109,4 +130,109 @@ scontrol requeue "$job"
 check "the restart says there is no checkpoint" wait_for 90 grep -q 'no good checkpoint in .*: starting from the beginning' "$out"
 check "the count starts again from 0" wait_for 30 sh -c "[ \$(grep -cx 0 '$out') = 2 ]"
 check "the job then completes" wait_for 60 grep -q 'job ended with status 0' "$out"
+
+# A job of periodic.sbatch counting to $2 into $1, once it has a periodic
+# checkpoint and has counted on past it.
+start_periodic() { # OUT N [SBATCH OPTIONS...] -> job id (SCRIPT: the job script, periodic.sbatch)
+	local out=$1 n=$2
+	shift 2
+	as_user sbatch --parsable -o "$out" "$@" "${SCRIPT:-periodic.sbatch}" "$n"
+}
+has_periodic_checkpoint() { grep -q 'criu-helper: dumped .* frozen ' "$1"; }
+# The resumed run said what was lost, in the output and in the wrapper's log.
+said_what_was_lost() { # OUT DIR
+	grep -q 'criu-helper: resuming g[0-9]*, checkpointed [0-9].* ago; the previous run ' "$1" &&
+		grep -q 'criu-job\[slurm\]: resuming g[0-9]*, checkpointed ' "$2/criu-job.log"
+}
+
+echo "== slurm: periodic checkpoints; a node crash"
+out=$work/crash.out
+job=$(start_periodic "$out" 400 -J crash)
+check "job $job counts, with a checkpoint every 3 s" wait_for 60 has_periodic_checkpoint "$out"
+check "the frozen time of each periodic checkpoint is logged" grep -q 'frozen [0-9.]* [mµ]*s' "$out"
+n=$(last_number "$out")
+check "it counts on past $n" wait_for 30 counted_past "$out" $((n + 15))
+# The node crashes: slurmd, the job's slurmstepd and every process of the job, SIGKILL.
+pkill -9 -x slurmd
+pkill -9 -x slurmstepd
+pkill -9 -u "$user"
+crashed=$(date +%s)
+before=$(last_number "$out")
+# slurmctld marks a node that stopped answering DOWN after SlurmdTimeout
+# (300 s by default) and requeues its jobs (NODE_FAIL); the test does it at once.
+scontrol update NodeName="$(hostname -s)" State=DOWN Reason=crash-test
+slurmd
+wait_for 60 sh -c "sinfo -h -n '$(hostname -s)' -o %T | grep -qx idle" ||
+	scontrol update NodeName="$(hostname -s)" State=RESUME
+check "Slurm requeues the job after the node failure and starts it again" wait_for 240 grep -q "restart 1 of job $job" "$out"
+echo "   (crash to running again: $(($(date +%s) - crashed)) s)"
+check "it resumes a periodic checkpoint and says what was lost" wait_for 30 said_what_was_lost "$out" "$work/.criu-jobs/slurm-$job"
+check "it counts on past the crash ($before)" wait_for 60 counted_past "$out" $((before + 5))
+check "job $job completes" wait_for 120 sh -c "scontrol show job $job | grep -q 'JobState=COMPLETED'"
+if one_count "$out" 400; then ok "the output holds each number 0..400 once: what the crashed run wrote after its checkpoint was cut"
+else not_ok "one count 0..400 once across the crash"; grep -E '^[0-9]+$' "$out" | uniq -c | awk '$1 > 1' | head; fi
+
+echo "== slurm: scontrol requeue by the administrator, no signal"
+out=$work/admin.out
+job=$(start_periodic "$out" 300 -J admin)
+check "job $job has a periodic checkpoint" wait_for 60 has_periodic_checkpoint "$out"
+n=$(last_number "$out")
+check "it counts on past $n" wait_for 30 counted_past "$out" $((n + 15))
+before=$(last_number "$out")
+scontrol requeue "$job"
+check "Slurm starts it again" wait_for 120 grep -q "restart 1 of job $job" "$out"
+check "it resumes the latest periodic checkpoint and says what was lost" wait_for 30 said_what_was_lost "$out" "$work/.criu-jobs/slurm-$job"
+check "job $job completes" wait_for 120 sh -c "scontrol show job $job | grep -q 'JobState=COMPLETED'"
+check "the output holds each number 0..300 once (requeued at $before)" one_count "$out" 300
+
+echo "== slurm: a job array"
+cat >"$work/array.sbatch" <<EOF
+#!/bin/bash
+#SBATCH --requeue --open-mode=append
+exec $wrapper --checkpoint-every 3 -- ./count.sh 150
+EOF
+chown "$user:" "$work/array.sbatch"
+chmod 0755 "$work/array.sbatch"
+array=$(as_user sbatch --parsable -J array --array=1-3 -o "$work/array-%a.out" array.sbatch)
+for t in 1 2 3; do check "task ${array}_$t counts" wait_for 90 counted_past "$work/array-$t.out" 10; done
+as_user scancel "${array}_2"
+as_user scancel --batch --signal=USR1 "${array}_1"
+check "task 1 is checkpointed and requeues itself alone" wait_for 60 grep -q "requeued job ${array}_1" "$work/array-1.out"
+check "task 1 starts again" wait_for 120 grep -q "restart 1 of job ${array}_1" "$work/array-1.out"
+check "task 3 was not requeued with it" sh -c "! grep -q 'restart' '$work/array-3.out'"
+for t in 1 3; do
+	check "task ${array}_$t completes" wait_for 180 sh -c "scontrol show job ${array}_$t | grep -q 'JobState=COMPLETED'"
+	check "task ${array}_$t has one unbroken count 0..150" one_count "$work/array-$t.out" 150
+done
+check "the cancelled task stays cancelled" sh -c "scontrol show job ${array}_2 | grep -q 'JobState=CANCELLED' && ! grep -q 'restart' '$work/array-2.out'"
+check "each task checkpoints into a directory of its own" \
+	sh -c "ls -d '$work/.criu-jobs/slurm-${array}_1' '$work/.criu-jobs/slurm-${array}_3' >/dev/null"
+
+# preempted OUT: a job of low counting, a job of high that needs the node.
+preempt() { # OUT LABEL
+	local out=$1
+	job=$(start_periodic "$out" 300 -J "$2" -p low --exclusive)
+	check "low job $job counts" wait_for 60 counted_past "$out" 10
+	high=$(as_user sbatch --parsable -J high -p high --exclusive -o /dev/null --wrap 'sleep 15')
+	preempted=$(date +%s)
+	check "the high job $high runs" wait_for 120 sh -c "scontrol show job $high | grep -q 'JobState=\(RUNNING\|COMPLETED\)'"
+	check "the low job is checkpointed and requeued" wait_for 60 grep -q "requeued job $job" "$out"
+	echo "   (preemption to checkpoint: $(($(date +%s) - preempted)) s)"
+	check "it starts again after the high job and resumes" wait_for 180 grep -q "restart 1 of job $job" "$out"
+	echo "   (preemption to running again: $(($(date +%s) - preempted)) s)"
+	check "job $job completes" wait_for 120 sh -c "scontrol show job $job | grep -q 'JobState=COMPLETED'"
+	check "its output holds each number 0..300 once" one_count "$out" 300
+}
+
+echo "== slurm: preemption without the site setting: the end-time watch"
+out=$work/preempt-watch.out
+SCRIPT=watch.sbatch preempt "$out" watch
+check "the wrapper saw its end time move earlier" grep -q 'moved from .* (a preemption): checkpointing' "$out"
+
+echo "== slurm: preemption with the site setting"
+SLURM_UP_TEST_USER=$user SLURM_UP_PREEMPT_SIGNAL=1 bash .ci/slurm-up.sh >/dev/null || not_ok "Slurm comes up with the preemption signal"
+out=$work/preempt-signal.out
+preempt "$out" signal
+check "the checkpoint came with Slurm's signal" grep -q 'checkpoint signal (SIGUSR1)' "$out"
+SLURM_UP_TEST_USER=$user bash .ci/slurm-up.sh >/dev/null || not_ok "Slurm comes back up without the preemption signal"
 finish

@@ -217,6 +217,17 @@ public final class ImagesDirectory {
         fd.sync()
     }
 
+    /// Marks `generation` as one the job ran on after: dumped leaving the job
+    /// running, or restored. Only then was anything written after the
+    /// checkpoint the job's own (OutputFiles cuts it on the next resume);
+    /// after a checkpoint that ended the job, only others wrote (the
+    /// scheduler's wrapper, the helper itself).
+    public static let ranAfterName = "ran-after"
+    public func markRanAfter(_ generation: String) {
+        guard let gen = try? openGeneration(generation) else { return }
+        _ = try? gen.open(Self.ranAfterName, [.writeOnly, .create, .noFollow], mode: 0o600, resolve: [.noSymlinks, .beneath])
+    }
+
     /// Keeps a failed generation's log for the author; its images are removed.
     public func markFailed(_ generation: Generation) {
         if let dir = try? openGeneration(generation.partialName), let names = try? dir.entries() {

@@ -94,6 +94,7 @@ extension Session {
             throw .refused("the dumped images could not be restored: \(reason); they were deleted and the job goes on")
         }
         try dir.commit(generation)
+        if request.leaveRunning { dir.markRanAfter(generation.name) }
         dir.prune(keep: request.keep ?? config.keep)
         // The checkpoint is safe: now the job ends (criu left it stopped).
         if !request.leaveRunning { job.end(tree) }

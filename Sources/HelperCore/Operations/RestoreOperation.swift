@@ -46,6 +46,21 @@ extension Session {
         try recordAllowed("restore", fields)
         JobLog.append("restore generation=\(generation): allowed (\(summary.processes.count) tasks, root pid \(summary.root.pid))", in: dir.fd)
 
+        // Exactly-once output: what the previous run wrote after this
+        // checkpoint is cut before the job runs again, and said.
+        let ranAfter = (try? source.status(of: ImagesDirectory.ranAfterName)) != nil
+        let output = ranAfter ? OutputFiles.bringBack(summary.writtenFiles, caller: caller, apply: !request.keepOutput)
+                              : OutputFiles.Report()
+        let lost = Self.whatWasLost(generation: generation, in: source, ranAfter: ranAfter, output: output)
+        Kernel.writeError("criu-helper: \(lost)\n")
+        JobLog.append("restore generation=\(generation): \(lost)", in: dir.fd)
+        for cut in output.cut {
+            JobLog.append("restore generation=\(generation): cut \(cut.path) from \(cut.from) to \(cut.to) bytes", in: dir.fd)
+        }
+        for kept in output.kept {
+            JobLog.append("restore generation=\(generation): left \(kept.path) as it is: \(kept.why)", in: dir.fd)
+        }
+
         // 2. criu restores inside fresh PID and mount namespaces, whose init
         //    is the helper's reaper: the restored PIDs cannot clash with
         //    anything, and if anything below fails, killing the reaper ends
@@ -90,6 +105,8 @@ extension Session {
             throw .internalError("the job's reaper did not take the restored job over; everything restored was killed")
         }
         do { try restored.resume() } catch { throw .internalError("cannot resume the job: \(error)") }
+        // From here the job writes after this checkpoint.
+        dir.markRanAfter(generation)
 
         let reaperStart = (try? TaskStat.parse(try proc.read("\(reaper.pid)/stat")))?.startTime ?? 0
         // Without the record, later requests need --pid; the job itself is fine.
@@ -109,10 +126,39 @@ extension Session {
         Kernel.writeError("criu-helper: \(summaryLine)\n")
         Kernel.writeOutput("\(rootOutside)\n")
         dir.unlock()
-        try dropPrivileges()
-        let status = waitForJob(reaper: reaper, root: rootOutside)
+        let status: ExitStatus
+        if let every = request.checkpointEvery {
+            status = runWithCheckpoints(reaper: reaper, job: rootOutside, every: every, imagesDirectory: request.imagesDirectory,
+                                        keep: request.keep)
+        } else {
+            try dropPrivileges()
+            status = waitForJob(reaper: reaper, root: rootOutside)
+        }
         JobLog.append("restore generation=\(generation): job ended (\(status))", in: dir.fd)
         return Outcome(jobStatus: status)
+    }
+
+    /// One line for the job's author: how old the checkpoint is, how long
+    /// the previous run went on after it, and what of its output was cut.
+    static func whatWasLost(generation: String, in source: borrowing FileDescriptor, ranAfter: Bool,
+                            output: OutputFiles.Report) -> String {
+        let now = Int64(Kernel.wallClock.seconds)
+        let taken = (try? source.status(of: "inventory.img"))?.modificationTime ?? now
+        var line = "resuming \(generation), checkpointed \(OutputFiles.duration(now - taken)) ago"
+        if !ranAfter {
+            line += "; the job stopped at that checkpoint, nothing was lost"
+        } else if let last = output.lastWrite, last > taken {
+            line += "; the previous run went on for \(OutputFiles.duration(last - taken)) after it"
+        } else {
+            line += "; the previous run wrote nothing after it"
+        }
+        if !output.cut.isEmpty {
+            line += "; \(output.bytesCut) bytes it wrote since were cut from \(output.cut.count) file\(output.cut.count == 1 ? "" : "s"), so that they are written once"
+        }
+        if !output.kept.isEmpty {
+            line += "; \(output.kept.count) file\(output.kept.count == 1 ? "" : "s") left as \(output.kept.count == 1 ? "it was" : "they were") (see criu-helper.log)"
+        }
+        return line
     }
 
     /// Waits for a job's reaper, forwarding SIGTERM, SIGINT and SIGHUP to the

@@ -42,6 +42,11 @@ public struct RestoreRequest: Equatable, Sendable {
     public var imagesDirectory: String
     public var wait: Bool
     public var generation: String?
+    /// --wait only: dump the restored job every so many seconds, as `run` does.
+    public var checkpointEvery: Int? = nil
+    public var keep: Int? = nil
+    /// Leave the job's output files as they are (no cut back to the checkpoint).
+    public var keepOutput = false
 }
 
 public struct RunRequest: Equatable, Sendable {

@@ -31,12 +31,21 @@ public struct RequestParser {
                 keep: try o.values["--keep"].map { v throws(HelperFailure) in try count(v, option: "--keep", range: 1...100) }
             ))
         case "restore":
-            let o = try options(&rest, values: ["--images-dir", "--generation"], flags: ["--wait"], command: "restore")
+            let o = try options(&rest, values: ["--images-dir", "--generation", "--checkpoint-every", "--keep"],
+                                flags: ["--wait", "--keep-output"], command: "restore")
             guard let dir = o.values["--images-dir"] else { throw .usage("restore needs --images-dir DIR") }
+            let every = try o.values["--checkpoint-every"].map { v throws(HelperFailure) in
+                try count(v, option: "--checkpoint-every", range: 1...31_536_000)
+            }
+            if every != nil && !o.flags.contains("--wait") { throw .usage("--checkpoint-every needs --wait") }
+            if o.values["--keep"] != nil && every == nil { throw .usage("--keep needs --checkpoint-every") }
             return .restore(RestoreRequest(
                 imagesDirectory: try directory(dir),
                 wait: o.flags.contains("--wait"),
-                generation: try o.values["--generation"].map { v throws(HelperFailure) in try generationName(v) }
+                generation: try o.values["--generation"].map { v throws(HelperFailure) in try generationName(v) },
+                checkpointEvery: every,
+                keep: try o.values["--keep"].map { v throws(HelperFailure) in try count(v, option: "--keep", range: 1...100) },
+                keepOutput: o.flags.contains("--keep-output")
             ))
         case "list":
             let o = try options(&rest, values: ["--images-dir"], flags: [], command: "list")

@@ -3,7 +3,8 @@ public enum Usage {
     public static let text = """
     usage: criu-helper dump --pid PID --images-dir DIR [--leave-running] [--keep N]
            criu-helper dump --images-dir DIR [--leave-running] [--keep N]   (job started with run)
-           criu-helper restore --images-dir DIR [--generation gNNNNNN] [--wait]
+           criu-helper restore --images-dir DIR [--generation gNNNNNN] [--keep-output]
+                               [--wait [--checkpoint-every SECONDS [--keep N]]]
            criu-helper run [--images-dir DIR] [--checkpoint-every SECONDS] [--keep N] -- COMMAND [ARG...]
            criu-helper list --images-dir DIR
            criu-helper check
@@ -17,8 +18,11 @@ public enum Usage {
                 (created if missing); without --leave-running the tree is gone
                 afterwards. Prints a one-line summary on stderr.
       restore   restore the latest good generation of DIR, detached; prints the
-                restored root PID alone on stdout's last line. --wait stays in
-                the foreground until the job ends and exits with its status.
+                restored root PID alone on stdout's last line. The files the job
+                was writing are first cut back to their length at the checkpoint
+                (exactly-once output; --keep-output leaves them). --wait stays in
+                the foreground until the job ends and exits with its status;
+                --checkpoint-every then dumps it periodically, as run does.
       run       start COMMAND as a checkpointable job (own session, own PID
                 namespace, no_new_privs, no capabilities); waits for it,
                 forwards SIGTERM, SIGINT and SIGHUP, exits with its status.

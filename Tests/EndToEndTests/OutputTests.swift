@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// Exactly-once output on resume, and a restored job checkpointed
+/// periodically (`restore --wait --checkpoint-every`).
+@Suite("output written once across a resume", .serialized, .enabled(if: E2E.enabled))
+struct OutputTests {
+    /// Every line of `path` is the next number from 0, each once.
+    func oneCount(_ path: String) -> Bool {
+        let numbers = lines(path).compactMap { Int($0) }
+        return !numbers.isEmpty && numbers == Array(0..<numbers.count)
+    }
+
+    /// A job that counts to its stdout (reopened O_APPEND by `run`) and to a
+    /// file of its own opened without O_APPEND; dumped, left to count on, then
+    /// killed without warning (the crash the checkpoint was for).
+    func crashedAfterCheckpoint(_ name: String) throws -> (dir: String, out: String, file: String) {
+        let file = "\(User.alice.home)/e2e/\(name).file"
+        Shell.root("rm -f \(file)")
+        let command = "sh -c 'i=0; exec 3>\(file); while :; do echo $i; echo $i >&3; i=$((i + 1)); sleep 0.05; done'"
+        let (dir, out) = try #require(startCountingJob(name, command: command))
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running")
+        try #require(dump.status == 0, "\(dump)")
+        let at = counter(out)
+        #expect(eventually { counter(out) > at + 20 }, "it writes on after the checkpoint")
+        let job = try #require(recordedJob(dir))
+        Shell.root("kill -9 \(job.reaper)")
+        #expect(eventually { Shell.root("kill -0 \(job.root)").status != 0 })
+        return (dir, out, file)
+    }
+
+    @Test("a job resumed from a checkpoint older than its last run writes every line once, in both kinds of file, and says what was lost")
+    func exactlyOnce() throws {
+        let (dir, out, file) = try crashedAfterCheckpoint("once")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid)") }
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        #expect(restore.stderr.contains("criu-helper: resuming g000001, checkpointed "), "\(restore)")
+        #expect(restore.stderr.contains("; the previous run went on for "), "\(restore)")
+        #expect(restore.stderr.contains("were cut from 2 files, so that they are written once"), "\(restore)")
+        let resumed = counter(out)
+        #expect(eventually { counter(out) > resumed + 20 }, "the restored job counts on")
+        Shell.root("pkill -9 -u \(User.alice.uid) -x sh")
+        #expect(oneCount(out), "stdout (O_APPEND): \(lines(out).suffix(40))")
+        #expect(oneCount(file), "its own file (no O_APPEND, size checked by criu): \(lines(file).suffix(40))")
+        let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("cut \(out) from ") && log.contains("cut \(file) from "), "each cut file logged: \(log)")
+    }
+
+    @Test("after a checkpoint that ended the job, what others wrote to its output since is kept")
+    func endedAtCheckpoint() throws {
+        let (dir, out) = try #require(startCountingJob("ended"))
+        defer { Shell.root("pkill -9 -u \(User.alice.uid)") }
+        #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
+        Shell.user(.alice, "echo 'a wrapper says: checkpoint written' >> \(out)")
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        #expect(restore.stderr.contains("; the job stopped at that checkpoint, nothing was lost"), "\(restore)")
+        #expect(lines(out).contains("a wrapper says: checkpoint written"), "\(lines(out).suffix(5))")
+        // Restored once, the generation is one the job ran on after: a second
+        // resume of it cuts what that run wrote.
+        let resumed = counter(out)
+        #expect(eventually { counter(out) > resumed + 2 })
+        Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
+        let again = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(again.stderr.contains("were cut from 1 file, so that they are written once"), "\(again)")
+    }
+
+    @Test("restore --keep-output leaves the files as they are (the lines after the checkpoint are written again)")
+    func keepOutput() throws {
+        let (dir, out, _) = try crashedAfterCheckpoint("keep")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid)") }
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir) --keep-output")
+        // The file without O_APPEND is longer than criu recorded: criu itself refuses it.
+        #expect(restore.status == 1, "\(restore)")
+        #expect(restore.stderr.contains("2 files left as they were (see criu-helper.log)"), "\(restore)")
+        let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("left \(out) as it is: --keep-output"), "\(log)")
+    }
+
+    @Test("restore --wait --checkpoint-every keeps checkpointing the restored job")
+    func restoredJobPeriodic() throws {
+        let (dir, out) = try #require(startCountingJob("periodic-restore"))
+        defer { Shell.root("pkill -9 -u \(User.alice.uid)") }
+        #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
+        Shell.user(.alice, "(\(E2E.helper) restore --images-dir \(dir) --wait --checkpoint-every 1 --keep 3 >/dev/null 2>\(out).helper &)")
+        #expect(eventually(30) { Shell.root("ls \(dir) | grep -c '^g0'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "3" },
+                "periodic generations, three kept: \(Shell.root("ls \(dir)").stdout)")
+        let helperLines = lines("\(out).helper")
+        #expect(helperLines.contains { $0.hasPrefix("criu-helper: dumped 1 task (1 thread) into ") && $0.contains(", frozen ") }, "\(helperLines)")
+        let before = counter(out)
+        #expect(eventually { counter(out) > before }, "the job runs on between checkpoints")
+        #expect(Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir) --checkpoint-every 5").status == 64, "--checkpoint-every needs --wait")
+    }
+}
