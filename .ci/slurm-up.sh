@@ -125,7 +125,9 @@ MinJobAge=300
 KillWait=10
 $node State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
-# Preemption: a job of "high" requeues a job of "low" after GraceTime.
+# Preemption: a job of "high" requeues a job of "low" after GraceTime. The
+# backfill scheduler, which decides it, runs every 3 s (30 s by default).
+SchedulerParameters=bf_interval=3
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
 PartitionName=low Nodes=$host PriorityTier=1 PreemptMode=REQUEUE GraceTime=30 MaxTime=INFINITE State=UP

@@ -5,7 +5,8 @@
 #      whose "criu" is a probe that records what the helper hands it;
 #   3. unit tests (Swift Testing);
 #   4. the end-to-end suite: the real setcap'd helper, run as the test users,
-#      against real criu and real auditd;
+#      against real criu and real auditd; a short fuzzing run of the image
+#      validator;
 #   5. the scheduler integrations (Slurm and OAR for real, LSF by contract),
 #      unless SKIP_SCHEDULERS=1.
 set -eu
@@ -36,6 +37,9 @@ suite() {
 }
 suite "unit tests" swift test --filter UnitTests
 suite "end-to-end tests" env CRIU_HELPER_E2E=1 swift test --no-parallel --filter EndToEndTests
+# A short libFuzzer run of the image validator, seeded from real dumps (a
+# long one: bench/fuzz.sh 10000000).
+suite "fuzzing the image validator" bench/fuzz.sh "${FUZZ_RUNS:-200000}"
 if [ "${SKIP_SCHEDULERS:-0}" != 1 ]; then
 	for t in lsf slurm oar; do
 		echo "== integration: $t"

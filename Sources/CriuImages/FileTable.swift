@@ -5,12 +5,12 @@ import Credentials
 public struct FileTable: Sendable {
     /// fd_types (images/fdinfo.proto) criu-helper restores.
     public enum Kind: UInt32, Sendable {
-        case regular = 1, pipe = 2, fifo = 3, unixSocket = 5, eventfd = 6, eventpoll = 7
+        case regular = 1, pipe = 2, fifo = 3, inetSocket = 4, unixSocket = 5, eventfd = 6, eventpoll = 7
         case signalfd = 9, timerfd = 17, memfd = 18
     }
     static let refusedKinds: [UInt32: String] = [
         11: "a terminal (restoring one needs cap_sys_admin, which criu never gets)",
-        4: "a network socket", 8: "an inotify descriptor", 10: "a packet socket", 12: "a fanotify descriptor",
+        8: "an inotify descriptor", 10: "a packet socket", 12: "a fanotify descriptor",
         13: "a netlink socket", 14: "a namespace file", 15: "a TUN device", 16: "an external file",
         19: "a BPF map", 20: "a pidfd",
     ]
@@ -28,7 +28,9 @@ public struct FileTable: Sendable {
     }
     public private(set) var writtenFiles: [WrittenFile] = []
 
-    public init(filesImage: [UInt8]?, caller: CredentialRule) throws(ImageError) {
+    /// `network`: the rule for inet sockets, nil to refuse them all.
+    public init(filesImage: [UInt8]?, caller: CredentialRule, network: InetSocketPolicy? = nil,
+                rootNetNamespace: UInt32? = nil) throws(ImageError) {
         guard let bytes = filesImage else { return }
         for entry in try ImageFile.entries(bytes, magic: ImageKind.files.magic!) {
             let rawKind = try entry.requiredUInt32(1, "type")
@@ -38,7 +40,7 @@ public struct FileTable: Sendable {
             }
             // Exactly one sub-entry, the one matching the kind (file_entry fields 3-22).
             let subFields = Set(entry.fields.map(\.number)).subtracting([1, 2])
-            let expected: UInt32 = [.regular: 3, .pipe: 18, .fifo: 17, .unixSocket: 16, .eventfd: 8, .eventpoll: 9,
+            let expected: UInt32 = [.regular: 3, .pipe: 18, .fifo: 17, .inetSocket: 4, .unixSocket: 16, .eventfd: 8, .eventpoll: 9,
                                     .signalfd: 10, .timerfd: 12, .memfd: 20][kind]!
             guard subFields == [expected] else {
                 throw .forbidden(file: "", "file \(id) has \(subFields.sorted()) where only field \(expected) belongs")
@@ -61,6 +63,12 @@ public struct FileTable: Sendable {
                         writtenFiles.append(WrittenFile(path: name, size: end))
                     }
                 }
+            case .inetSocket:
+                guard let network else {
+                    throw .forbidden(file: "", "file \(id) is a network socket, which this criu cannot restore here (criu 4.2 or later can)")
+                }
+                try Self.checkOwner(sub.message(13, "fown"), caller: caller, who: "socket \(id)")
+                try network.check(sub, id: id, rootNetNamespace: rootNetNamespace)
             case .unixSocket:
                 try Self.checkUnixSocket(sub, caller: caller, id: id)
             case .pipe, .eventfd, .eventpoll, .signalfd, .timerfd, .memfd:

@@ -13,6 +13,8 @@ public struct ImageValidator: Sendable {
     public var pidMax: UInt32
     /// The largest metadata image read (page data is never read).
     public static let maximumImageSize = 64 << 20
+    /// Which network sockets may be restored; nil: none.
+    public var network: InetSocketPolicy? = nil
 
     public init(caller: CredentialRule, maximumTasks: Int = 4096, maximumThreads: Int = 65536, pidMax: UInt32 = 4_194_304) {
         self.caller = caller
@@ -102,7 +104,9 @@ public struct ImageValidator: Sendable {
             }
         }
 
-        let files = try within("files.img") { () throws(ImageError) in try FileTable(filesImage: try load("files.img"), caller: caller) }
+        let files = try within("files.img") { () throws(ImageError) in
+            try FileTable(filesImage: try load("files.img"), caller: caller, network: network, rootNetNamespace: rootIDs.values[6])
+        }
         if let inspector {
             for (id, path) in files.regularFiles.sorted(by: { $0.key < $1.key }) {
                 try within("files.img") { () throws(ImageError) in
@@ -131,6 +135,17 @@ public struct ImageValidator: Sendable {
                 try within(name) { () throws(ImageError) in try files.checkDescriptors(bytes) }
             }
             try within(name) { () throws(ImageError) in try checkOther(kind, load(name)) }
+        }
+
+        // filelocks.img: each lock criu takes again belongs to a task of the tree.
+        if let bytes = try load("filelocks.img") {
+            try within("filelocks.img") { () throws(ImageError) in
+                for lock in try ImageFile.entries(bytes, magic: ImageKind.fileLocks.magic!) {
+                    try lock.requireOnly(Set(1...6), in: "file_lock_entry")
+                    let pid = try lock.requiredUInt32(3, "pid")
+                    guard pids.contains(pid) else { throw .forbidden(file: "", "a file lock of process \(pid), which is not in pstree.img") }
+                }
+            }
         }
 
         let root = processes[0]
@@ -250,7 +265,7 @@ public struct ImageValidator: Sendable {
             }
         case .timeNamespaceClocks:
             _ = try ImageFile.entries(bytes, magic: magic)
-        case .fileLocks, .shmemPagemap:
+        case .shmemPagemap:
             _ = try ImageFile.entries(bytes, magic: magic)
         default:
             return

@@ -34,6 +34,8 @@ public enum Kernel {
     public static func send(_ signal: Int32, to pid: Int32) -> Bool { sys_kill(pid, signal) == 0 }
 
     public static var monotonicNanoseconds: UInt64 { sys_clock_monotonic_ns() }
+    /// uname -r
+    public static var release: String { sys_uname_release() }
     public static var wallClock: (seconds: Int, nanoseconds: Int) { sys_time_now() }
     /// "2026-11-24T19:30:00Z"
     public static func utcTimestamp(_ seconds: Int) -> String { sys_utc_timestamp(seconds) }

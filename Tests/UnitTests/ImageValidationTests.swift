@@ -173,4 +173,58 @@ struct ImageValidationTests {
         #expect(!CoreImage.isDeadTask(deadWith(9)), "a cgroup set")
         #expect(!CoreImage.isDeadTask(deadWith(11)), "a seccomp mode")
     }
+
+    /// An inet_sk_entry: a TCP listener on 0.0.0.0:8080 unless `tweak` changes it.
+    static func inetSocket(_ tweak: (inout [ProtobufMessage.Field]) -> Void = { _ in }) -> ProtobufMessage {
+        let opts = Wire.encode((1...6).map { ProtobufMessage.Field(number: UInt32($0), value: .varint(0)) })
+        var f: [ProtobufMessage.Field] = [
+            .init(number: 1, value: .varint(7)), .init(number: 2, value: .varint(1234)), .init(number: 3, value: .varint(2)),
+            .init(number: 4, value: .varint(1)), .init(number: 5, value: .varint(6)), .init(number: 6, value: .varint(10)),
+            .init(number: 7, value: .varint(8080)), .init(number: 8, value: .varint(0)), .init(number: 9, value: .varint(0)),
+            .init(number: 10, value: .varint(128)), .init(number: 11, value: .varint(0)),
+            .init(number: 13, value: .bytes(ArraySlice(Wire.encode([])))), .init(number: 14, value: .bytes(ArraySlice(opts))),
+        ]
+        tweak(&f)
+        return ProtobufMessage(fields: f)
+    }
+
+    static let network = InetSocketPolicy(unprivilegedPortStart: 1024) { family, words in family == 2 && words == [0x0100_007F] }
+
+    func checkSocket(_ sk: ProtobufMessage) throws(ImageError) {
+        let entry = Wire.encode([.init(number: 1, value: .varint(4)), .init(number: 2, value: .varint(7)),
+                                 .init(number: 4, value: .bytes(ArraySlice(sk.bytes)))])
+        _ = try FileTable(filesImage: Wire.image(magic: 0x5630_3138, entries: [entry]), caller: Self.caller, network: Self.network)
+    }
+
+    @Test("network sockets: a TCP listener and UDP on the node's addresses and unprivileged ports pass")
+    func socketsAccepted() throws {
+        try checkSocket(Self.inetSocket())
+        try checkSocket(Self.inetSocket { f in f.removeAll { $0.number == 11 }; f.append(.init(number: 11, value: .varint(0x0100_007F))) })
+        try checkSocket(Self.inetSocket { f in
+            f.removeAll { [4, 5, 6].contains($0.number) }
+            f += [.init(number: 4, value: .varint(2)), .init(number: 5, value: .varint(17)), .init(number: 6, value: .varint(7))]
+        })
+    }
+
+    @Test("network sockets the caller could not make are refused", arguments: [
+        (UInt32(7), UInt64(80), "below ip_unprivileged_port_start"),
+        (6, 1, "an established TCP connection"),
+        (4, 3, "a raw or other socket"),
+        (3, 17, "of address family 17"),
+        (11, 0x0100_000A, "not this node's"),
+    ])
+    func socketsRefused(_ field: UInt32, _ value: UInt64, _ text: String) {
+        let sk = Self.inetSocket { f in f.removeAll { $0.number == field }; f.append(.init(number: field, value: .varint(value))) }
+        do { try checkSocket(sk); Issue.record("accepted") } catch { #expect("\(error)".contains(text), "\(error)") }
+    }
+
+    @Test("socket options that need a capability are refused")
+    func socketOptionsRefused() {
+        for (field, value, text) in [(UInt32(10), ProtobufMessage.Value.varint(1), "SO_MARK"), (8, .varint(7), "priority 7"),
+                                     (15, .bytes(ArraySlice("eth0".utf8)), "SO_BINDTODEVICE")] {
+            let opts = Wire.encode((1...6).map { ProtobufMessage.Field(number: UInt32($0), value: .varint(0)) } + [.init(number: field, value: value)])
+            let sk = Self.inetSocket { f in f.removeAll { $0.number == 14 }; f.append(.init(number: 14, value: .bytes(ArraySlice(opts)))) }
+            do { try checkSocket(sk); Issue.record("accepted: \(text)") } catch { #expect("\(error)".contains(text), "\(error)") }
+        }
+    }
 }

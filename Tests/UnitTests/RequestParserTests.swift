@@ -55,11 +55,17 @@ struct ConfigurationTests {
             require-no-new-privs = no
             keep = 5
             lock-timeout = 10
+            criu-timeout = 120
+            ghost-limit = 2G
             """, path: "/etc/x")
         #expect(c.criu == "/opt/criu4/usr/sbin/criu" && c.audit == .bestEffort && !c.requireNoNewPrivileges && c.keep == 5 && c.lockTimeout == 10)
+        #expect(c.criuTimeout == 120 && c.ghostLimit == 2 << 30)
+        let defaults = try Configuration.parse("", path: "/etc/x")
+        #expect(defaults.criuTimeout == 1800 && defaults.ghostLimit == 64 << 20)
     }
 
-    @Test("errors name the line", arguments: ["criu = relative", "audit = maybe", "keep = 0", "unknown = 1", "criu = /a\ncriu = /b", "novalue"])
+    @Test("errors name the line", arguments: ["criu = relative", "audit = maybe", "keep = 0", "unknown = 1", "criu = /a\ncriu = /b", "novalue",
+                                               "criu-timeout = 0", "ghost-limit = 5X", "ghost-limit = 2T", "ghost-limit = -1"])
     func errors(_ text: String) {
         #expect(throws: HelperFailure.self) { try Configuration.parse(text, path: "/etc/x") }
     }
@@ -68,6 +74,16 @@ struct ConfigurationTests {
     func location() {
         #expect(Configuration.path(forExecutable: "/usr/local/bin/criu-helper") == "/usr/local/etc/criu-helper.conf")
         #expect(Configuration.path(forExecutable: "/opt/x/bin/criu-helper") == "/opt/x/etc/criu-helper.conf")
+    }
+
+    @Test("restore's options: --checkpoint-every only with --wait, --keep only with --checkpoint-every")
+    func restoreOptions() throws {
+        let parser = RequestParser(pidMax: 32768)
+        let r = try parser.parse(["criu-helper", "restore", "--images-dir", "d", "--wait", "--checkpoint-every", "60", "--keep", "3", "--keep-output"])
+        guard case .restore(let restore) = r else { Issue.record("\(r)"); return }
+        #expect(restore.wait && restore.checkpointEvery == 60 && restore.keep == 3 && restore.keepOutput && restore.imagesDirectory == "d")
+        #expect(throws: HelperFailure.self) { try parser.parse(["criu-helper", "restore", "--images-dir", "d", "--checkpoint-every", "60"]) }
+        #expect(throws: HelperFailure.self) { try parser.parse(["criu-helper", "restore", "--images-dir", "d", "--wait", "--keep", "3"]) }
     }
 
     @Test("generation names")

@@ -10,7 +10,10 @@
 # cpuset; then makes a checkpoint of the resumed job fail (its images
 # directory made group-writable: criu-helper refuses it) and checks that the
 # job goes on to its normal end with a clear line and that the good
-# checkpoint is kept. Prints "ok - ..." / "not ok - ..." and "N passed, M failed".
+# checkpoint is kept. Then a job with periodic checkpoints (--checkpoint-every)
+# is killed with `oardel` and resubmitted by hand (`oarsub --resubmit`): it
+# resumes the latest periodic checkpoint, says what was lost, and its output
+# holds every number once. Prints "ok - ..." / "not ok - ..." and "N passed, M failed".
 #
 # Environment: OAR_IT_KEEP=1 keeps the work directory.
 set -u
@@ -151,8 +154,12 @@ cat >"$work/job.oar" <<EOF
 #!/bin/bash
 exec $bin/share/criu-helper/oar/criu-job -- ./oar-it-count
 EOF
-chmod 755 "$work/oar-it-count" "$work/job.oar"
-chown "$USER_:" "$work/oar-it-count" "$work/job.oar"
+cat >"$work/periodic.oar" <<EOF
+#!/bin/bash
+exec $bin/share/criu-helper/oar/criu-job --checkpoint-every 3 -- ./oar-it-count
+EOF
+chmod 755 "$work/oar-it-count" "$work/job.oar" "$work/periodic.oar"
+chown "$USER_:" "$work/oar-it-count" "$work/job.oar" "$work/periodic.oar"
 
 # ------------------------------------------------------------ first job
 out=$(as_user oarsub -t idempotent -n criu-oar-it -d "$work" -O "$work/count.out" -E "$work/count.err" \
@@ -246,3 +253,31 @@ check "job $job2 was not resubmitted" test -z "$(resubmitted_as "$job2")"
 check "criu-job.log next to the checkpoint tells the story" \
 	log_tells_story
 phase "normal end"
+
+# ------------------------------------------------------------ oardel, then oarsub --resubmit
+rm -f -- "$work/stop"
+out=$(as_user oarsub -n criu-oar-kill -d "$work" -O "$work/kill.out" -E "$work/kill.err" \
+	-l core=1,walltime=0:08:00 "exec ./periodic.oar" 2>&1)
+job3=$(printf '%s\n' "$out" | sed -n 's/^OAR_JOB_ID=\([0-9][0-9]*\).*/\1/p')
+[ -n "$job3" ] && jobs_+=("$job3")
+kill_count() { grep -E '^[0-9]+$' "$work/kill.out" 2>/dev/null | tail -n 1; }
+kill_beyond() { local n; n=$(kill_count); [ -n "$n" ] && [ "$n" -gt "$1" ]; }
+kill_once() { grep -E '^[0-9]+$' "$work/kill.out" | awk '$1 != NR { bad = 1 } END { exit bad || NR == 0 }'; }
+periodic_done() { grep -q 'criu-helper: dumped .* frozen ' "$work/kill.err" 2>/dev/null; }
+check "job $job3 (a checkpoint every 3 s) counts and checkpoints" wait_for 120 periodic_done
+n=$(kill_count)
+check "job $job3 counts on past its checkpoint ($n)" wait_for 30 kill_beyond "$((n + 12))"
+as_user oardel "$job3" >/dev/null 2>&1 || true
+check "oardel kills job $job3, no checkpoint" wait_for 60 job_ended "$job3"
+killed_at=$(kill_count)
+out=$(as_user oarsub --resubmit "$job3" 2>&1)
+job4=$(printf '%s\n' "$out" | sed -n 's/^OAR_JOB_ID=\([0-9][0-9]*\).*/\1/p')
+[ -n "$job4" ] && jobs_+=("$job4")
+check "oarsub --resubmit $job3 makes job $job4" test -n "$job4"
+check "job $job4 resumes the latest periodic checkpoint of job $job3" wait_for 90 grep -q "resumed from the latest good checkpoint in $work/.criu-jobs/oar-$job3" "$work/kill.err"
+check "it says what was lost" grep -q 'criu-helper: resuming g[0-9]*, checkpointed .* ago; the previous run went on for ' "$work/kill.err"
+check "job $job4 counts on past the kill ($killed_at)" wait_for 60 kill_beyond "$((killed_at + 4))"
+as_user touch "$work/stop"
+check "job $job4 ends by itself" wait_for 60 job_ended "$job4"
+check "kill.out holds every number once: what the killed run wrote after its checkpoint was cut" kill_once
+phase "killed and resubmitted"

@@ -189,20 +189,22 @@ echo "== slurm: a job array"
 cat >"$work/array.sbatch" <<EOF
 #!/bin/bash
 #SBATCH --requeue --open-mode=append
-exec $wrapper --checkpoint-every 3 -- ./count.sh 150
+exec $wrapper --checkpoint-every 3 -- ./count.sh 400
 EOF
 chown "$user:" "$work/array.sbatch"
 chmod 0755 "$work/array.sbatch"
 array=$(as_user sbatch --parsable -J array --array=1-3 -o "$work/array-%a.out" array.sbatch)
-for t in 1 2 3; do check "task ${array}_$t counts" wait_for 90 counted_past "$work/array-$t.out" 10; done
+# Two tasks run at once on the two CPUs; the third starts when one ends.
+for t in 1 2; do check "task ${array}_$t counts" wait_for 90 counted_past "$work/array-$t.out" 10; done
 as_user scancel "${array}_2"
+check "task ${array}_3 starts once task 2 is cancelled, and counts" wait_for 90 counted_past "$work/array-3.out" 10
 as_user scancel --batch --signal=USR1 "${array}_1"
 check "task 1 is checkpointed and requeues itself alone" wait_for 60 grep -q "requeued job ${array}_1" "$work/array-1.out"
 check "task 1 starts again" wait_for 120 grep -q "restart 1 of job ${array}_1" "$work/array-1.out"
 check "task 3 was not requeued with it" sh -c "! grep -q 'restart' '$work/array-3.out'"
 for t in 1 3; do
 	check "task ${array}_$t completes" wait_for 180 sh -c "scontrol show job ${array}_$t | grep -q 'JobState=COMPLETED'"
-	check "task ${array}_$t has one unbroken count 0..150" one_count "$work/array-$t.out" 150
+	check "task ${array}_$t has one unbroken count 0..400" one_count "$work/array-$t.out" 400
 done
 check "the cancelled task stays cancelled" sh -c "scontrol show job ${array}_2 | grep -q 'JobState=CANCELLED' && ! grep -q 'restart' '$work/array-2.out'"
 check "each task checkpoints into a directory of its own" \
@@ -211,7 +213,7 @@ check "each task checkpoints into a directory of its own" \
 # preempted OUT: a job of low counting, a job of high that needs the node.
 preempt() { # OUT LABEL
 	local out=$1
-	job=$(start_periodic "$out" 300 -J "$2" -p low --exclusive)
+	job=$(start_periodic "$out" 900 -J "$2" -p low --exclusive)
 	check "low job $job counts" wait_for 60 counted_past "$out" 10
 	high=$(as_user sbatch --parsable -J high -p high --exclusive -o /dev/null --wrap 'sleep 15')
 	preempted=$(date +%s)
@@ -220,8 +222,8 @@ preempt() { # OUT LABEL
 	echo "   (preemption to checkpoint: $(($(date +%s) - preempted)) s)"
 	check "it starts again after the high job and resumes" wait_for 180 grep -q "restart 1 of job $job" "$out"
 	echo "   (preemption to running again: $(($(date +%s) - preempted)) s)"
-	check "job $job completes" wait_for 120 sh -c "scontrol show job $job | grep -q 'JobState=COMPLETED'"
-	check "its output holds each number 0..300 once" one_count "$out" 300
+	check "job $job completes" wait_for 180 sh -c "scontrol show job $job | grep -q 'JobState=COMPLETED'"
+	check "its output holds each number 0..900 once" one_count "$out" 900
 }
 
 echo "== slurm: preemption without the site setting: the end-time watch"

@@ -37,8 +37,16 @@ public struct CriuInvocation: Equatable, Sendable {
     /// once the generation passed its checks and was committed. A check that
     /// fails then resumes the job instead of losing it, and a job in its own
     /// PID namespace cannot take criu (which runs in there) down with it.
-    public static func dump(pid: Int32, shellJob: Bool, leaveRunning: Bool) -> CriuInvocation {
+    ///
+    /// Always with `--file-locks` (a job holding a lock could not be dumped
+    /// otherwise; criu restores the locks on files it opened as the caller),
+    /// `--ext-unix-sk` (a datagram socket connected to a peer outside the
+    /// tree, such as /dev/log, is reconnected by name on restore, as the
+    /// caller could connect it) and `--ghost-limit` from the configuration
+    /// (the largest deleted file kept in the images).
+    public static func dump(pid: Int32, shellJob: Bool, leaveRunning: Bool, ghostLimit: Int64) -> CriuInvocation {
         var args = ["criu", "dump"] + common + ["-t", String(pid), "-D", imagesPath, "-o", "dump.log"]
+        args += ["--file-locks", "--ext-unix-sk", "--ghost-limit", String(ghostLimit)]
         if shellJob { args.append("--shell-job") }
         args.append(leaveRunning ? "--leave-running" : "--leave-stopped")
         return CriuInvocation(arguments: args, logName: "dump.log")
@@ -48,6 +56,7 @@ public struct CriuInvocation: Equatable, Sendable {
     public static func restore(shellJob: Bool) -> CriuInvocation {
         var args = ["criu", "restore"] + common
             + ["-D", imagesPath, "-o", "restore.log", "--restore-detached", "--leave-stopped", "--pidfile", "restore.pid"]
+            + ["--file-locks", "--ext-unix-sk"]
         if shellJob { args.append("--shell-job") }
         return CriuInvocation(arguments: args, logName: "restore.log")
     }

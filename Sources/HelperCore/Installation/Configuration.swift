@@ -20,6 +20,8 @@ public struct Configuration: Equatable, Sendable {
     /// Seconds criu may take for one dump or restore before it is killed
     /// (with everything it started) and the request fails.
     public var criuTimeout = 1800
+    /// The largest deleted file a dump keeps (criu --ghost-limit), in bytes.
+    public var ghostLimit: Int64 = 64 << 20
     public var maximumTasks = 4096
     public var maximumThreads = 65536
 
@@ -74,6 +76,11 @@ public struct Configuration: Equatable, Sendable {
             case "keep": config.keep = try number(1...100)
             case "lock-timeout": config.lockTimeout = try number(0...3600)
             case "criu-timeout": config.criuTimeout = try number(1...86400)
+            case "ghost-limit":
+                guard let bytes = Self.size(value), bytes <= 1 << 40 else {
+                    throw .unavailable("\(at): ghost-limit must be a size such as 64M (bytes, or with K, M or G), at most 1T")
+                }
+                config.ghostLimit = bytes
             case "max-tasks": config.maximumTasks = try number(1...100_000)
             case "max-threads": config.maximumThreads = try number(1...1_000_000)
             default:
@@ -81,6 +88,19 @@ public struct Configuration: Equatable, Sendable {
             }
         }
         return config
+    }
+}
+
+extension Configuration {
+    /// "64M", "1048576", "2G": bytes.
+    static func size(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = Substring(text)
+        var unit: Int64 = 1
+        if let last = digits.last, let u = units[last] { unit = u; digits = digits.dropLast() }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.count <= 13, let n = Int64(digits) else { return nil }
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: unit)
+        return overflow ? nil : bytes
     }
 }
 

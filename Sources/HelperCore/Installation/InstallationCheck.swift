@@ -65,6 +65,7 @@ public enum InstallationCheck {
             let version = criuVersion(criu)
             let major = version.flatMap { Int($0.split(separator: ".").first ?? "") } ?? 0
             add(major >= 4, "criu version \(version ?? "unknown") (4 or later needed: --unprivileged)")
+            add(true, networkSockets(criu: version ?? "", kernel: Kernel.release))
             if major >= 4 && uid != 0 && permitted.contains(.checkpointRestore) {
                 let ok = criuCheck(criu)
                 add(ok, "`criu check` with cap_checkpoint_restore as criu-helper passes it: \(ok ? "looks good" : "failed (run it by hand: criu check --unprivileged)")")
@@ -102,6 +103,20 @@ public enum InstallationCheck {
         }
 
         return items.allSatisfy(\.passed) ? .done : .unavailable
+    }
+
+    /// Whether this criu can checkpoint jobs with network sockets here:
+    /// criu before 4.2 cannot dump any inet socket on Linux 6.16 and later
+    /// (it asks for SO_PASSCRED, which those kernels refuse on them).
+    static func networkSockets(criu: String, kernel: String) -> String {
+        let v = criu.split(separator: ".").map { Int($0.prefix { $0.isNumber }) ?? 0 }
+        let k = kernel.split(separator: ".").map { Int($0.prefix { $0.isNumber }) ?? 0 }
+        let criuNew = v.count >= 2 && (v[0], v[1]) >= (4, 2)
+        let kernelNew = k.count >= 2 && (k[0], k[1]) >= (6, 16)
+        if criuNew || !kernelNew {
+            return "network sockets (TCP listeners, UDP): criu \(criu) can checkpoint them on Linux \(kernel)"
+        }
+        return "network sockets: criu \(criu) cannot checkpoint them on Linux \(kernel) (6.16 and later need criu 4.2: install/get-criu.sh); jobs with one are not checkpointed"
     }
 
     /// `criu --version`, without capabilities; the version number or nil.

@@ -52,7 +52,8 @@ extension Session {
         let genDir = try dir.openGeneration(generation.partialName)
         JobLog.append("dump pid=\(pid) generation=\(generation.name): allowed (\(tree.tasks.count) tasks, \(tree.threadCount) threads)", in: dir.fd)
 
-        let invocation = CriuInvocation.dump(pid: job.innerPID, shellJob: tree.needsShellJob, leaveRunning: request.leaveRunning)
+        let invocation = CriuInvocation.dump(pid: job.innerPID, shellJob: tree.needsShellJob, leaveRunning: request.leaveRunning,
+                                             ghostLimit: config.ghostLimit)
         let started = Kernel.monotonicNanoseconds
         let ending = try runCriu(invocation, criu: criu, imagesDirectory: genDir, job: job)
         let elapsed = Kernel.monotonicNanoseconds - started

@@ -101,8 +101,10 @@ public final class Session {
     }
 
     var imageValidator: ImageValidator {
-        ImageValidator(caller: rule, maximumTasks: config.maximumTasks, maximumThreads: config.maximumThreads,
-                       pidMax: UInt32(pidMax))
+        var validator = ImageValidator(caller: rule, maximumTasks: config.maximumTasks, maximumThreads: config.maximumThreads,
+                                       pidMax: UInt32(pidMax))
+        validator.network = NodeAddresses.policy()
+        return validator
     }
 
     /// How long criu may run, in milliseconds.

@@ -179,3 +179,11 @@ func sys_wait_forwarding(_ child: Int32, _ target: Int32, _ timeout: Int) -> Int
     var status: Int32 = 0
     return chs_wait_forwarding(child, target, timeout, &status) == 1 ? status : nil
 }
+
+func sys_uname_release() -> String {
+    var names = utsname()
+    guard Glibc.uname(&names) == 0 else { return "?" }
+    return withUnsafePointer(to: &names.release) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
+    }
+}
