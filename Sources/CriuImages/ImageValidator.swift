@@ -213,15 +213,18 @@ public struct ImageValidator: Sendable {
 
     /// pagemap-PID.img: a head, then entries. Returns whether any page lives
     /// in the parent generation.
-    static func checkPagemap(_ bytes: [UInt8]) throws(ImageError) -> Bool {
+    public static func checkPagemap(_ bytes: [UInt8]) throws(ImageError) -> Bool {
         let entries = try ImageFile.entries(bytes, magic: ImageKind.pagemap(0).magic!)
         guard let head = entries.first else { throw .malformed(file: "", "no pagemap head") }
         try head.requireOnly([1], in: "pagemap_head")
         var inParent = false
         for entry in entries.dropFirst() {
-            try entry.requireOnly([1, 2, 3, 4], in: "pagemap_entry")
+            // criu 4.2 adds nr_pages as field 5 (uint64) and keeps field 2,
+            // now compat_nr_pages, for older readers.
+            try entry.requireOnly([1, 2, 3, 4, 5], in: "pagemap_entry")
             _ = try entry.requiredUInt64(1, "vaddr")
-            _ = try entry.requiredUInt32(2, "nr_pages")
+            _ = try entry.requiredUInt32(2, "compat_nr_pages")
+            _ = try entry.uint64(5, "nr_pages")
             if try entry.bool(3, "in_parent") == true { inParent = true }
             // criu/include/pagemap.h: PE_PARENT 1<<0 (PE_PRESENT, 1<<2, is the usual one).
             if let flags = try entry.uint32(4, "flags"), flags & 0x1 != 0 { inParent = true }

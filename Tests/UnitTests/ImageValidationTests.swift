@@ -227,4 +227,22 @@ struct ImageValidationTests {
             do { try checkSocket(sk); Issue.record("accepted: \(text)") } catch { #expect("\(error)".contains(text), "\(error)") }
         }
     }
+
+    /// pagemap-PID.img as criu 4.1 (nr_pages in field 2) and criu 4.2 (field 2
+    /// kept as compat_nr_pages, the real count in field 5) write it.
+    static func pagemap(_ entry: [ProtobufMessage.Field]) -> [UInt8] {
+        Wire.image(magic: 0x5608_4025, entries: [Wire.encode([.init(number: 1, value: .varint(1))]), Wire.encode(entry)])
+    }
+
+    @Test("pagemaps of criu 4.1 and 4.2 pass; parent pages and unknown fields do not")
+    func pagemaps() throws {
+        let base: [ProtobufMessage.Field] = [.init(number: 1, value: .varint(0x7f00_0000_0000)), .init(number: 2, value: .varint(16)),
+                                             .init(number: 4, value: .varint(0x4))]
+        #expect(try ImageValidator.checkPagemap(Self.pagemap(base)) == false)
+        #expect(try ImageValidator.checkPagemap(Self.pagemap(base + [.init(number: 5, value: .varint(16))])) == false)
+        #expect(try ImageValidator.checkPagemap(Self.pagemap(Array(base.dropLast()) + [.init(number: 4, value: .varint(0x1))])) == true)
+        #expect(try ImageValidator.checkPagemap(Self.pagemap(base + [.init(number: 3, value: .varint(1))])) == true)
+        do { _ = try ImageValidator.checkPagemap(Self.pagemap(base + [.init(number: 6, value: .varint(1))])); Issue.record("accepted") }
+        catch { #expect("\(error)".contains("unknown field 6"), "\(error)") }
+    }
 }
