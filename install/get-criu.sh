@@ -49,17 +49,18 @@ esac
 export DEBIAN_FRONTEND=noninteractive
 command -v patchelf >/dev/null || { apt-get update -qq && apt-get install -y -qq patchelf >/dev/null; }
 
-# The private apt configuration: one sources list per suite tried, lists and
-# cache of its own, an empty dpkg status (the closure does not depend on what
-# the system has installed), everything pinned low.
+# The private apt configuration: one sources list and one lists directory per
+# suite tried (an update drops the lists its sources list does not name), a
+# cache, an empty dpkg status (the closure does not depend on what the system
+# has installed), everything pinned low.
 cache=${CACHE:-/var/cache/criu-helper/apt}
-mkdir -p "$cache/lists/partial" "$cache/archives/partial" "$cache/etc/sources.list.d" \
+mkdir -p "$cache/archives/partial" "$cache/etc/sources.list.d" \
 	"$cache/etc/preferences.d"
 : >"$cache/status"
 apt_opts() {
 	echo "-o Dir::Etc::SourceList=$cache/etc/$1.list -o Dir::Etc::SourceParts=$cache/etc/sources.list.d" \
 		"-o Dir::Etc::Preferences=$cache/etc/preferences -o Dir::Etc::PreferencesParts=$cache/etc/preferences.d" \
-		"-o Dir::State::Lists=$cache/lists -o Dir::Cache=$cache -o Dir::State::status=$cache/status" \
+		"-o Dir::State::Lists=$cache/lists-$1 -o Dir::Cache=$cache -o Dir::State::status=$cache/status" \
 		"-o APT::Architecture=amd64 -o APT::Architectures=amd64"
 }
 cat >"$cache/etc/preferences" <<'PIN'
@@ -84,6 +85,7 @@ chmod 755 "$work"   # apt's _apt user downloads into it
 # reason in $why) otherwise.
 fetch() {
 	suite=$1 series=$2
+	mkdir -p "$cache/lists-$suite/partial"
 	# shellcheck disable=SC2046
 	if ! apt-get $(apt_opts "$suite") update -qq >"$work/update.log" 2>&1; then
 		why="apt-get update of $suite failed: $(grep -m1 -E '^(E|W):' "$work/update.log" || tail -n1 "$work/update.log")"
