@@ -6,7 +6,9 @@
 #   3. unit tests (Swift Testing);
 #   4. the end-to-end suite: the real setcap'd helper, run as the test users,
 #      against real criu and real auditd;
-#   5. the scheduler integrations (Slurm and OAR for real, LSF by contract),
+#   5. CRIU's own static tests (zdtm) as an unprivileged user, bare criu and
+#      through criu-helper (tests/zdtm/run.sh, about 3 minutes), unless SKIP_ZDTM=1;
+#   6. the scheduler integrations (Slurm and OAR for real, LSF by contract),
 #      unless SKIP_SCHEDULERS=1.
 set -eu
 [ "$(id -u)" = 0 ] || { echo "tests/run.sh: must run as root (sudo $0)" >&2; exit 77; }
@@ -36,6 +38,9 @@ suite() {
 }
 suite "unit tests" swift test --filter UnitTests
 suite "end-to-end tests" env CRIU_HELPER_E2E=1 swift test --no-parallel --filter EndToEndTests
+if [ "${SKIP_ZDTM:-0}" != 1 ]; then
+	suite "zdtm: CRIU's static tests, bare and through criu-helper" tests/zdtm/run.sh
+fi
 if [ "${SKIP_SCHEDULERS:-0}" != 1 ]; then
 	for t in lsf slurm oar; do
 		echo "== integration: $t"

@@ -141,7 +141,7 @@ install -d -o "$zuser" -g "$zuser" -m 0700 "$work"
 status=0
 /usr/bin/python3 "$here/runner.py" --static "$zdtm/static" --criu "$criu" --helper "$helper" \
 	--ch-launch "$cache/bin/ch-launch" --hold "$cache/bin/zdtm-hold" --user "$zuser" --work "$work" \
-	--tests "$tests" --commands "$commands" --refusals "$here/refusals.txt" --results "$results" \
+	--tests "$tests" --commands "$commands" --refusals "$here/refusals.txt" --known "$here/known-failures.txt" --results "$results" \
 	--jobs "$jobs" --ways "$ways" --version "$version" || status=$?
 pkill -KILL -u "$zuser" 2>/dev/null || true
 echo "zdtm: done in $(( $(date +%s) - start )) s"
