@@ -544,8 +544,14 @@ def main():
             print("  %-7s PASS %3d of the bare passes" % (w, both))
     print("results table: %s" % opts.results)
     if known_seen:
-        print("KNOWN FAILURES (not by design; %s): %d, in %s" %
-              (opts.known, len(known_seen), " ".join(sorted(set("%s(%s)" % (n, w) for n, w, _ in known_seen)))))
+        print("KNOWN FAILURES (not by design, listed in %s):" % opts.known)
+        by = {}
+        for n, w, why in known_seen:
+            k = next(r for r in known.get(n, []) + known.get("*", []) if norm(r) in norm(why))
+            by.setdefault(k, set()).add(n)
+        for k, names in sorted(by.items(), key=lambda kv: -len(kv[1])):
+            shown = " ".join(sorted(names)) if len(names) <= 10 else "%d tests" % len(names)
+            print("  %s: %s" % (k, shown))
     if undocumented:
         print("FAIL: passed bare, failed under the helper, not in %s:" % opts.refusals)
         for n, w, why in undocumented:
