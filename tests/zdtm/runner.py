@@ -85,6 +85,25 @@ def ended(pid):
     return s is None or s[0] in "ZX"
 
 
+def tree_ids(root):
+    """The PIDs and thread IDs of ROOT and its descendants."""
+    ids, todo = set(), [root]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tids:
+            ids.add(int(t))
+            try:
+                with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
+    return ids
+
+
 def wait_until(cond, timeout, step=0.02):
     deadline = time.monotonic() + timeout
     while True:
@@ -284,14 +303,15 @@ class Test:
             criu = [opts.ch_launch, "--user", "%d:%d" % (user.pw_uid, user.pw_gid),
                     "--caps", CAPS_BARE, "--nnp", "--", opts.criu]
             copts = self.desc.get("opts", "").split()
+            ids = tree_ids(pid)   # each must be free again for the restore
             status, _, err = run(criu + ["dump", "-t", str(pid), "-D", d, "-o", "dump.log", "-v4",
                                          "--unprivileged", "--timeout", "10"] + copts +
                                  self.desc.get("dopts", "").split(), CRIU_TIMEOUT, stage="dump")
             if status != 0:
                 raise Failure("dump", "dump: " + (first_error(os.path.join(d, "dump.log")) or
                                                   "criu exited %d: %s" % (status, err.strip()[-200:])))
-            if not wait_until(lambda: gone(pid), GONE_TIMEOUT):
-                raise Failure("dump", "dump: the dumped test %d is still there" % pid)
+            if not wait_until(lambda: all(gone(i) for i in ids | {pid}), GONE_TIMEOUT):
+                raise Failure("dump", "dump: a task of the dumped test %d is still there" % pid)
             pidfile = os.path.join(d, "restored.pid")
             status, _, err = run(criu + ["restore", "-D", d, "-o", "restore.log", "-v4", "--unprivileged",
                                          "--restore-detached", "--pidfile", pidfile] + copts +
