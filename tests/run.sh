@@ -7,7 +7,9 @@
 #   4. the end-to-end suite: the real setcap'd helper, run as the test users,
 #      against real criu and real auditd; a short fuzzing run of the image
 #      validator;
-#   5. the scheduler integrations (Slurm and OAR for real, LSF by contract),
+#   5. CRIU's own static tests (zdtm) as an unprivileged user, bare criu and
+#      through criu-helper (tests/zdtm/run.sh, about 3 minutes), unless SKIP_ZDTM=1;
+#   6. the scheduler integrations (Slurm and OAR for real, LSF by contract),
 #      unless SKIP_SCHEDULERS=1.
 set -eu
 [ "$(id -u)" = 0 ] || { echo "tests/run.sh: must run as root (sudo $0)" >&2; exit 77; }
@@ -40,6 +42,9 @@ suite "end-to-end tests" env CRIU_HELPER_E2E=1 swift test --no-parallel --filter
 # A short libFuzzer run of the image validator, seeded from real dumps (a
 # long one: bench/fuzz.sh 10000000).
 suite "fuzzing the image validator" bench/fuzz.sh "${FUZZ_RUNS:-200000}"
+if [ "${SKIP_ZDTM:-0}" != 1 ]; then
+	suite "zdtm: CRIU's static tests, bare and through criu-helper" tests/zdtm/run.sh
+fi
 if [ "${SKIP_SCHEDULERS:-0}" != 1 ]; then
 	for t in lsf slurm oar; do
 		echo "== integration: $t"
