@@ -30,6 +30,13 @@ sed -i 's/^lock-timeout *=.*/lock-timeout = 2/' "$probe/etc/criu-helper.conf"
 # A probe that hangs (mode "hang") must be ended by criu-timeout.
 grep -q '^criu-timeout' "$probe/etc/criu-helper.conf" || echo 'criu-timeout = 5' >>"$probe/etc/criu-helper.conf"
 getcap "$probe/bin/criu-helper" | grep -q cap_checkpoint_restore || { echo "fixtures: probe install failed" >&2; exit 1; }
+# A third installation, real criu, at a site that allows multi-threaded
+# tasks: the tests show with it why the default refuses them.
+threads=/opt/criu-helper-threads
+install/setcap.sh --prefix "$threads" >/dev/null 2>&1 || true
+grep -q '^multi-threaded' "$threads/etc/criu-helper.conf" || echo 'multi-threaded = allow' >>"$threads/etc/criu-helper.conf"
+sed -i 's/^lock-timeout *=.*/lock-timeout = 3/' "$threads/etc/criu-helper.conf"
+getcap "$threads/bin/criu-helper" | grep -q cap_checkpoint_restore || { echo "fixtures: threads install failed" >&2; exit 1; }
 echo ok >/etc/criu-probe.mode
 chmod 0644 /etc/criu-probe.mode
 sed -i 's/^lock-timeout *=.*/lock-timeout = 3/' /usr/local/etc/criu-helper.conf

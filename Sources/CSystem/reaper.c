@@ -41,44 +41,6 @@ static int format_number(char *out, size_t size, long value)
     return n;
 }
 
-/// The job's stdio, opened by the caller in the host mount namespace, would
-/// name a mount criu cannot find inside the job's: regular files and
-/// character devices are reopened by path here, and kept only if the path
-/// still leads to the same file. A terminal is replaced by /dev/null: a batch
-/// job has none, and restoring one would need CAP_SYS_ADMIN.
-static void reopen_stdio_by_path(void)
-{
-    for (int fd = 0; fd <= 2; fd++) {
-        struct stat before, after;
-        if (fstat(fd, &before) != 0) continue;
-        if (isatty(fd)) {
-            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-            if (null >= 0) { dup2(null, fd); close(null); }
-            continue;
-        }
-        if (!S_ISREG(before.st_mode) && !S_ISCHR(before.st_mode)) continue;
-        char link[32] = "/proc/self/fd/", path[4096];
-        if (format_number(link + 14, sizeof link - 14, fd) <= 0) continue;
-        ssize_t len = readlink(link, path, sizeof path - 1);
-        if (len <= 0 || path[0] != '/') continue;
-        path[len] = 0;
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0) continue;
-        // Output files are appended to: criu then does not insist on the
-        // file's size at restore, and a restored job keeps appending even if
-        // the file grew since the checkpoint (its wrapper wrote to it).
-        if (S_ISREG(before.st_mode) && (flags & O_ACCMODE) == O_WRONLY) flags |= O_APPEND;
-        int reopened = open(path, (flags & (O_ACCMODE | O_APPEND | O_NONBLOCK)) | O_NOCTTY | O_CLOEXEC);
-        if (reopened < 0) continue;
-        if (fstat(reopened, &after) == 0 && after.st_dev == before.st_dev && after.st_ino == before.st_ino) {
-            off_t pos = lseek(fd, 0, SEEK_CUR);
-            if (pos > 0 && !(flags & O_APPEND)) lseek(reopened, pos, SEEK_SET);
-            dup2(reopened, fd);
-        }
-        close(reopened);
-    }
-}
-
 /// 1 when /proc/PID/status (of this namespace's /proc) shows any capability.
 static int holds_capabilities(const char *pid)
 {
@@ -190,7 +152,6 @@ static void reaper_main(const struct chs_reaper_start *s)
         }
         close(fd);
     }
-    if (s->role == CHS_REAPER_RUNS_JOB) reopen_stdio_by_path();
 
     // FORK: the child reports a failed set-up on its own pipe; end of file
     // means it exec'd.
@@ -208,7 +169,10 @@ static void reaper_main(const struct chs_reaper_start *s)
         close(setup[0]);
         close(s->report_fd);
         if (s->control_fd >= 0) close(s->control_fd);
-        chs_child_exec(&s->child, setup[1]);
+        // The job reopens its stdio itself, once it holds no capability.
+        struct chs_child job = s->child;
+        if (s->role == CHS_REAPER_RUNS_JOB) job.reopen_stdio = 1;
+        chs_child_exec(&job, setup[1]);
     }
     close(setup[1]);
 

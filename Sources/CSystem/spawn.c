@@ -111,6 +111,48 @@ static int set_signals(uint64_t ignored, uint64_t blocked)
 
 int chs_reset_signals(void) { return set_signals(0, 0); }
 
+/// The job's stdio, opened by the caller in the host mount namespace, would
+/// name a mount criu cannot find inside the job's: regular files and
+/// character devices are reopened by path, and kept only if the path
+/// still leads to the same file. A terminal is replaced by /dev/null: a batch
+/// job has none, and restoring one would need CAP_SYS_ADMIN. Called only
+/// once the child holds no capability: a file keeps its opener's
+/// credentials, and some kernel checks read them later (a PCI device's
+/// config space opened with CAP_SYS_ADMIN reads in full forever after).
+static void reopen_stdio_by_path(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        struct stat before, after;
+        if (fstat(fd, &before) != 0) continue;
+        if (isatty(fd)) {
+            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (null >= 0) { dup2(null, fd); close(null); }
+            continue;
+        }
+        if (!S_ISREG(before.st_mode) && !S_ISCHR(before.st_mode)) continue;
+        char link[32] = "/proc/self/fd/", path[4096];
+        link[14] = (char)('0' + fd);
+        link[15] = 0;
+        ssize_t len = readlink(link, path, sizeof path - 1);
+        if (len <= 0 || path[0] != '/') continue;
+        path[len] = 0;
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0) continue;
+        // Output files are appended to: criu then does not insist on the
+        // file's size at restore, and a restored job keeps appending even if
+        // the file grew since the checkpoint (its wrapper wrote to it).
+        if (S_ISREG(before.st_mode) && (flags & O_ACCMODE) == O_WRONLY) flags |= O_APPEND;
+        int reopened = open(path, (flags & (O_ACCMODE | O_APPEND | O_NONBLOCK)) | O_NOCTTY | O_CLOEXEC);
+        if (reopened < 0) continue;
+        if (fstat(reopened, &after) == 0 && after.st_dev == before.st_dev && after.st_ino == before.st_ino) {
+            off_t pos = lseek(fd, 0, SEEK_CUR);
+            if (pos > 0 && !(flags & O_APPEND)) lseek(reopened, pos, SEEK_SET);
+            dup2(reopened, fd);
+        }
+        close(reopened);
+    }
+}
+
 void chs_child_exec(const struct chs_child *c, int report_fd)
 {
     int report = report_fd;
@@ -167,6 +209,10 @@ void chs_child_exec(const struct chs_child *c, int report_fd)
     }
     if (c->drop_capabilities && chs_drop_capabilities() != 0) chs_fail(report, CHS_STEP_DROP_CAPABILITIES);
     if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL) != 0) chs_fail(report, CHS_STEP_NO_NEW_PRIVS);
+    if (c->reopen_stdio) {
+        if (!c->drop_capabilities) chs_fail(report, CHS_STEP_DESCRIPTORS);
+        reopen_stdio_by_path();
+    }
     for (int i = 0; i < c->ambient_count; i++)
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)c->ambient_caps[i], 0UL, 0UL) != 0)
             chs_fail(report, CHS_STEP_AMBIENT_CAPABILITIES);

@@ -27,6 +27,9 @@ public struct FileTable: Sendable {
         public var size: UInt64
     }
     public private(set) var writtenFiles: [WrittenFile] = []
+    /// Absolute paths of unix sockets whose file was deleted: criu binds
+    /// each again at its path for a moment, and the name must be free then.
+    public private(set) var deletedSocketPaths: [String] = []
 
     /// `network`: the rule for inet sockets, nil to refuse them all.
     public init(filesImage: [UInt8]?, caller: CredentialRule, network: InetSocketPolicy? = nil,
@@ -70,7 +73,7 @@ public struct FileTable: Sendable {
                 try Self.checkOwner(sub.message(13, "fown"), caller: caller, who: "socket \(id)")
                 try network.check(sub, id: id, rootNetNamespace: rootNetNamespace)
             case .unixSocket:
-                try Self.checkUnixSocket(sub, caller: caller, id: id)
+                if let deleted = try Self.checkUnixSocket(sub, caller: caller, id: id) { deletedSocketPaths.append(deleted) }
             case .pipe, .eventfd, .eventpoll, .signalfd, .timerfd, .memfd:
                 let fownField: UInt32 = [.pipe: 4, .eventfd: 3, .eventpoll: 3, .signalfd: 3, .timerfd: 3, .memfd: 4][kind]!
                 try Self.checkOwner(sub.message(fownField, "fown"), caller: caller, who: "file \(id)")
@@ -104,9 +107,15 @@ public struct FileTable: Sendable {
         }
     }
 
-    static func checkUnixSocket(_ sk: ProtobufMessage, caller: CredentialRule, id: UInt32) throws(ImageError) {
+    /// Returns the socket's path when its file was deleted (criu binds it
+    /// there again for a moment).
+    static func checkUnixSocket(_ sk: ProtobufMessage, caller: CredentialRule, id: UInt32) throws(ImageError) -> String? {
         try checkOwner(sk.message(9, "fown"), caller: caller, who: "socket \(id)")
-        if let perms = try sk.message(13, "file_perms") {
+        let deleted = try sk.bool(15, "deleted") ?? false
+        // A deleted socket's file has no owner left to record: criu writes
+        // whatever it found, and its chown as the caller (no CAP_CHOWN) can
+        // only fail. A live one's must be the caller's.
+        if !deleted, let perms = try sk.message(13, "file_perms") {
             let uid = try perms.requiredUInt32(2, "uid")
             let gid = try perms.requiredUInt32(3, "gid")
             guard uid == caller.uid, caller.groups.contains(gid) else {
@@ -114,17 +123,19 @@ public struct FileTable: Sendable {
             }
         }
         var name = try sk.bytes(11, "name") ?? []
-        guard let first = name.first, first != 0 else { return }   // unnamed or abstract
+        guard let first = name.first, first != 0 else { return nil }   // unnamed or abstract
         // criu stores a path name as the kernel reports sun_path: with its
         // terminating NUL. One, at the end, is the terminator; any other is refused.
         if name.last == 0 { name = name.dropLast() }
         guard let path = String(validating: name, as: UTF8.self) else { throw .malformed(file: "", "socket \(id) name") }
         if path.hasPrefix("/") {
             try PathPolicy.check(path, what: "socket \(id)")
+            return deleted ? path : nil
         } else {
             let dir = try sk.string(14, "name_dir") ?? ""
             try PathPolicy.check(dir, what: "socket \(id) directory")
             guard !path.split(separator: "/").contains("..") else { throw .forbidden(file: "", "socket \(id) name has '..'") }
+            return deleted && dir.hasPrefix("/") ? dir + "/" + path : nil
         }
     }
 }

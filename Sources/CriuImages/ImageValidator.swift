@@ -15,6 +15,17 @@ public struct ImageValidator: Sendable {
     public static let maximumImageSize = 64 << 20
     /// Which network sockets may be restored; nil: none.
     public var network: InetSocketPolicy? = nil
+    /// Tasks with more than one thread (criu-helper.conf `multi-threaded`).
+    /// criu restores each thread's credentials in turn in one shared
+    /// address space, so while it restores such a task the caller can write
+    /// the memory of a thread that has dropped criu's capability and run
+    /// code in a sibling that still holds it.
+    public var allowsMultiThreadedTasks = false
+
+    /// The refusal of a multi-threaded task, the same at dump and restore.
+    public static func multiThreadedRefusal(pid: Int64, threads: Int) -> String {
+        "task \(pid) has \(threads) threads, and this site restores single-threaded tasks only (while criu restores the threads of one task, the caller could borrow its capability; criu-helper.conf: multi-threaded)"
+    }
 
     public init(caller: CredentialRule, maximumTasks: Int = 4096, maximumThreads: Int = 65536, pidMax: UInt32 = 4_194_304) {
         self.caller = caller
@@ -65,6 +76,9 @@ public struct ImageValidator: Sendable {
             try ProcessEntry.readTree(pstreeBytes, maximumTasks: maximumTasks, maximumThreads: maximumThreads, pidMax: pidMax) {
                 (pid) throws(ImageError) in try load("core-\(pid).img").map(CoreImage.isDeadTask) ?? false
             }
+        }
+        if !allowsMultiThreadedTasks, let threaded = processesRead.first(where: { $0.threads.count > 1 }) {
+            throw .forbidden(file: "pstree.img", Self.multiThreadedRefusal(pid: Int64(threaded.pid), threads: threaded.threads.count))
         }
         var processes = processesRead
         let pids = Set(processes.map(\.pid))
@@ -144,6 +158,39 @@ public struct ImageValidator: Sendable {
                     try lock.requireOnly(Set(1...6), in: "file_lock_entry")
                     let pid = try lock.requiredUInt32(3, "pid")
                     guard pids.contains(pid) else { throw .forbidden(file: "", "a file lock of process \(pid), which is not in pstree.img") }
+                }
+            }
+        }
+
+        // criu recreates each deleted file at "PATH.cr.ID.ghost" (O_EXCL) and
+        // unlinks it once opened: a name anyone can take first in a shared
+        // directory such as /tmp, and then the restore fails. Said up front,
+        // at dump (before the job is ended) and at restore.
+        if let inspector, let bytes = try load("remap-fpath.img") {
+            try within("remap-fpath.img") { () throws(ImageError) in
+                for remap in try ImageFile.entries(bytes, magic: ImageKind.remapPaths.magic!) {
+                    let original = try remap.requiredUInt32(1, "orig_id")
+                    var id = try remap.requiredUInt32(2, "remap_id")
+                    // Images without remap_type mark a ghost with the top bit of the id.
+                    let type = try remap.uint32(3, "remap_type") ?? (id & 0x8000_0000 != 0 ? 1 : 0)
+                    id &= 0x7FFF_FFFF
+                    guard type == 1, let path = files.regularFiles[original] else { continue }
+                    let ghost = path + ".cr." + String(id, radix: 16) + ".ghost"
+                    switch inspector(ghost) {
+                    case .missing: continue
+                    case .found(let st, _, _):
+                        throw .forbidden(file: "", "the deleted file \(PathPolicy.quoted(path)) is recreated for the restore as \(PathPolicy.quoted(ghost)), and that name is taken (by uid \(st.owner)): it must be removed first, or jobs given a private /tmp")
+                    default:
+                        throw .forbidden(file: "", "the deleted file \(PathPolicy.quoted(path)) is recreated for the restore as \(PathPolicy.quoted(ghost)), and that name is taken")
+                    }
+                }
+            }
+        }
+
+        if let inspector {
+            for path in files.deletedSocketPaths {
+                if case .found(let st, _, _) = inspector(path), st.owner != caller.uid {
+                    throw .forbidden(file: "files.img", "the deleted socket \(PathPolicy.quoted(path)) is bound again for the restore, and that name is taken (by uid \(st.owner)): it must be removed first, or jobs given a private /tmp")
                 }
             }
         }

@@ -74,7 +74,7 @@ public struct ChildSpec: Sendable {
                                 drop_capabilities: dropCapabilities ? 1 : 0, no_new_privs: noNewPrivileges ? 1 : 0,
                                 parent_death_signal: parentDeathSignal?.rawValue ?? 0, new_session: newSession ? 1 : 0,
                                 umask_value: mode_t(umask), null_stdio: nullStdio(output: output),
-                                caller: hasState ? statePointer : nil)
+                                caller: hasState ? statePointer : nil, reopen_stdio: 0)
                             return body(&child)
                         }
                     }

@@ -80,6 +80,7 @@ public final class RestoredTree {
                     return fail("restored task \(inner) has threads \(present.sorted()), the images \(want.threads.sorted())")
                 }
                 if let problem = descriptorProblem(pid: pid, inner: inner, in: proc, uid: rule.uid) { return fail(problem) }
+                if let problem = executableProblem(pid: pid, inner: inner, in: proc) { return fail(problem) }
                 if !want.wasStopped { toResume.append(pid) }
                 queue += proc.children(of: pid)
             } catch {
@@ -113,6 +114,26 @@ public final class RestoredTree {
                 return "restored task \(inner) holds descriptor \(name) on a device (\(dir.readLink(name) ?? "?")), which criu-helper does not restore"
             }
         }
+        return nil
+    }
+
+    /// The executable the kernel shows for a restored task (/proc/PID/exe,
+    /// which criu sets with its capability) is one the caller could have run
+    /// themselves without changing identity: a regular file, not on a kernel
+    /// interface, not set-user-ID or set-group-ID, without file capabilities.
+    /// The images were checked for this too, but criu opens the file again by
+    /// path, later: what counts is what it opened.
+    static func executableProblem(pid: Int32, inner: Int32, in proc: ProcFilesystem) -> String? {
+        guard let dir = try? proc.openDirectory("\(pid)"), let exe = try? dir.open("exe", [.pathOnly]),
+              let st = try? exe.status(), let type = try? exe.fileSystemType() else {
+            return "cannot read the executable of restored task \(inner)"
+        }
+        let shown = dir.readLink("exe").map { String($0.prefix(200)) } ?? "?"
+        if FileSystemType.kernelInterfaces.contains(type) { return "restored task \(inner) runs \(shown), on \(type)" }
+        guard st.isRegularFile else { return "restored task \(inner) runs \(shown), which is \(st.kindDescription)" }
+        if st.changesIdentity { return "restored task \(inner) runs \(shown), which is set-user-ID or set-group-ID" }
+        guard let capabilities = try? exe.hasFileCapabilities() else { return "cannot read the file capabilities of \(shown), restored task \(inner)'s executable" }
+        if capabilities { return "restored task \(inner) runs \(shown), which has file capabilities" }
         return nil
     }
 

@@ -236,17 +236,17 @@ struct AttackTests {
 
     // MARK: 5. A job that was dumped cannot always be restored
 
-    @Test("a job with 10,000 threads is dumped, ended and restored")
+    @Test("at a site that allows multi-threaded tasks, a job with 10,000 threads is dumped, ended and restored")
     func tenThousandThreads() throws {
-        let (dir, out) = try #require(startCountingJob("threads", command: "\(E2E.bin)/ch-many-threads 10000"))
+        let (dir, out) = try #require(startCountingJob("threads", command: "\(E2E.bin)/ch-many-threads 10000", helper: E2E.threadsHelper))
         defer { killAll(.alice) }
         let job = try #require(recordedJob(dir))
         #expect(eventually(30) { Shell.root("grep Threads /proc/\(job.root)/status").stdout.contains("10001") })
-        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)", timeout: 300)
+        let dump = Shell.user(.alice, "\(E2E.threadsHelper) dump --images-dir \(dir)", timeout: 300)
         #expect(dump.status == 0, "\(dump)")
         #expect(dump.message.contains("(10001 threads)"), "\(dump)")
         let stopped = counter(out)
-        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 300)
+        let restore = Shell.user(.alice, "\(E2E.threadsHelper) restore --images-dir \(dir)", timeout: 300)
         #expect(restore.status == 0, "\(restore)")
         #expect(eventually(30) { counter(out) > stopped })
     }
@@ -359,6 +359,153 @@ struct AttackTests {
         #expect(eventually { Shell.root("ps -u \(User.alice.uid) -o stat=,comm= | grep '^T.*ch-count'").status == 0 },
                 "still stopped: \(Shell.root("ps -u \(User.alice.uid) -o stat,comm").stdout)")
         #expect(Shell.root("ps -u \(User.alice.uid) -o stat=,comm= | grep '^S.*sh'").status == 0, "its parent runs")
+    }
+
+    // MARK: Third red team. 1: a thread that has dropped criu's capability lends it to its siblings
+
+    @Test("a multi-threaded job is not dumped where the site refuses multi-threaded tasks: one clear line, the job runs on")
+    func multiThreadedDumpRefused() throws {
+        let (dir, out) = try #require(startCountingJob("threaded-dump", command: "\(E2E.bin)/ch-many-threads 8"))
+        defer { killAll(.alice) }
+        let audit = AuditLog.mark()
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        #expect(dump.status == 77, "\(dump)")
+        #expect(dump.message.hasPrefix("criu-helper: refused: task ") && dump.message.contains(" has 9 threads, and this site restores single-threaded tasks only"), "\(dump)")
+        #expect(dump.stderr.split(separator: "\n").count == 1, "\(dump)")
+        #expect(audit.records(containing: dir).contains { $0.contains("op=dump") && $0.contains("res=failed") })
+        #expect(Shell.root("ls \(dir) | grep '^g0'").stdout.isEmpty, "no generation")
+        let now = counter(out)
+        #expect(eventually { counter(out) > now }, "the job runs on")
+    }
+
+    @Test("restoring a multi-threaded task is refused before criu starts; where a site allows it, a thread that has dropped criu's capability is writable while a sibling still holds it")
+    func multiThreadedRestore() throws {
+        // A generation with a task of 2,001 threads, from the site that allows them.
+        let (dir, _) = try #require(startCountingJob("threaded-restore", command: "\(E2E.bin)/ch-many-threads 2000", helper: E2E.threadsHelper))
+        defer { killAll(.alice) }
+        let job = try #require(recordedJob(dir))
+        #expect(eventually(30) { Shell.root("grep Threads /proc/\(job.root)/status").stdout.contains("2001") })
+        let dump = Shell.user(.alice, "\(E2E.threadsHelper) dump --images-dir \(dir)", timeout: 300)
+        try #require(dump.status == 0, "\(dump)")
+        let watch = "\(User.alice.home)/e2e/borrow.out"
+
+        // This site: refused from the images, criu never runs, nothing to borrow.
+        Shell.user(.alice, "(\(E2E.bin)/ch-borrow 15 > \(watch) 2>&1 &)")
+        let refused = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(refused.status == 77, "\(refused)")
+        #expect(refused.message.contains("has 2001 threads, and this site restores single-threaded tasks only"), "\(refused)")
+        #expect(eventually(30) { lastLine(watch).hasPrefix("not exposed") }, "\(lastLine(watch))")
+        #expect(lastLine(watch) == "not exposed: no criu of mine ran")
+
+        // The site that allows them: the moment the attack needs comes.
+        var exposed = false
+        for _ in 0..<3 where !exposed {
+            Shell.root("pkill -9 -u \(User.alice.uid) -x ch-many-threads; true")
+            Shell.user(.alice, "(\(E2E.bin)/ch-borrow 120 > \(watch) 2>&1 &)")
+            let allowed = Shell.user(.alice, "\(E2E.threadsHelper) restore --images-dir \(dir)", timeout: 300)
+            #expect(eventually(150) { lastLine(watch).contains("exposed") }, "\(allowed)")
+            exposed = lastLine(watch).hasPrefix("exposed: ")
+            Kernel.record("multi-threaded restore, multi-threaded = allow: \(lastLine(watch))")
+        }
+        #expect(exposed, "the race the default closes was never seen: \(lastLine(watch))")
+    }
+
+    // MARK: Third red team. 2: the job's stdio reopened with the reaper's capability
+
+    static let pciConfig: String? = {
+        let devices = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/bus/pci/devices")) ?? []
+        return devices.sorted().map { "/sys/bus/pci/devices/\($0)/config" }.first { FileManager.default.fileExists(atPath: $0) }
+    }()
+
+    @Test("a job's stdio is reopened as the caller, with no capability: a PCI device's config space reads as the caller reads it",
+          .enabled(if: pciConfig != nil, "this machine has no PCI device"))
+    func stdioWithoutCapabilities() throws {
+        let config = try #require(Self.pciConfig)
+        defer { killAll(.alice) }
+        let direct = Shell.user(.alice, "wc -c < \(config)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let asRoot = Shell.root("wc -c < \(config)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(direct != asRoot, "the file reads the same to everyone here: \(direct) bytes")
+        let dir = User.alice.scratch("stdio-caps")
+        let job = Shell.user(.alice, "\(E2E.helper) run --images-dir \(dir) -- sh -c 'wc -c' < \(config)")
+        #expect(job.status == 0, "\(job)")
+        #expect(job.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == direct, "the job read \(job.stdout) bytes, alice reads \(direct), root \(asRoot)")
+    }
+
+    // MARK: Third red team. 3: a path swapped after validation
+
+    @Test("an executable swapped for a set-user-ID program after the images were checked: the restored task is found running it and everything restored is killed")
+    func executableSwapped() throws {
+        let base = "\(User.alice.home)/e2e/swap"
+        let dir = User.alice.scratch("swap-images")
+        Shell.root("rm -rf \(base)")
+        Shell.user(.alice, "mkdir -p \(base) && cp /usr/bin/sleep \(base)/prog")
+        defer { killAll(.alice) }
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(base)/prog 100000 > /dev/null 2>&1 &)")
+        #expect(eventually(20) { recordedJob(dir) != nil })
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        // As the attacker would: the file's size, mode and build-id dropped,
+        // so that criu itself does not compare the file it opens.
+        let gen = Shell.root("ls -d \(dir)/g0* | tail -1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        ImageForge(directory: gen).rewrite("files.img") { entries in
+            entries.map { entry in
+                entry.editing(3) { reg in
+                    guard reg.fields.contains(where: { field in
+                        if field.number == 6, case .bytes(let b) = field.value { return String(decoding: b, as: UTF8.self) == "\(base)/prog" }
+                        return false
+                    }) else { return reg }
+                    return [8, 10, 11, 12, 13, 14].reduce(reg) { $0.removing($1) }
+                }
+            }
+        }
+        Shell.root("chown -R \(User.alice.name): \(gen)")
+        Shell.user(.alice, "ln -s /usr/bin/passwd \(base)/prog.new")
+        let swapped = "\(User.alice.home)/e2e/swap.out"
+        Shell.user(.alice, "(\(E2E.bin)/ch-swap \(base)/prog \(base)/prog.new 60 > \(swapped) 2>&1 &)")
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(eventually { lastLine(swapped) == "swapped" }, "\(lastLine(swapped))")
+        #expect(restore.status == 77, "\(restore)")
+        #expect(restore.message.contains("runs /usr/bin/passwd, which is set-user-ID or set-group-ID"), "\(restore)")
+        #expect(restore.message.contains("everything restored was killed"), "\(restore)")
+        #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -x passwd").stdout.isEmpty })
+        expectNoCapableProcess()
+    }
+
+    // MARK: Third red team. 5: another user takes the name criu recreates a deleted file at
+
+    @Test("another user taking the name a deleted file is recreated at: dump does not end the job, restore is refused with one clear line, and works once the name is free")
+    func ghostNameTaken() throws {
+        let scratch = "/tmp/e2e-alice-scratch"
+        let squat = "for i in $(seq 1 64); do touch \(scratch).cr.$(printf %x $i).ghost; done"
+        Shell.root("rm -f \(scratch)*")
+        defer { Shell.root("rm -f \(scratch)*") }
+        let (dir, out) = try #require(startCountingJob("ghost-squat", command: "sh -c 'exec 7>\(scratch); echo data >&7; rm \(scratch); exec \(E2E.bin)/ch-count'"))
+        defer { killAll(.alice); killAll(.bob) }
+
+        // Taken before the dump: the dump does not end the job.
+        Shell.user(.bob, squat)
+        let early = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        #expect(early.status == 77, "\(early)")
+        #expect(early.message.contains("is recreated for the restore as \"\(scratch).cr.") && early.message.contains("that name is taken (by uid \(User.bob.uid))"), "\(early)")
+        let now = counter(out)
+        #expect(eventually { counter(out) > now }, "the job runs on")
+
+        // Taken after the dump: the restore is refused, nothing started.
+        Shell.root("rm -f \(scratch).cr.*")
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        Shell.user(.bob, squat)
+        let refused = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(refused.status == 77, "\(refused)")
+        #expect(refused.message.contains("that name is taken (by uid \(User.bob.uid)): it must be removed first"), "\(refused)")
+        #expect(Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty, "nothing was started")
+
+        // Free again: the job comes back with its deleted file.
+        Shell.root("rm -f \(scratch).cr.*")
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        let resumed = counter(out)
+        #expect(eventually { counter(out) > resumed })
     }
 }
 

@@ -10,6 +10,8 @@ enum E2E {
     static let helper = "/usr/local/bin/criu-helper"
     /// The installation whose criu is the probe (tests/support/criu-probe.c).
     static let probeHelper = "/opt/criu-helper-probe/bin/criu-helper"
+    /// Real criu, at a site that sets `multi-threaded = allow`.
+    static let threadsHelper = "/opt/criu-helper-threads/bin/criu-helper"
     static let bin = "/opt/criu-helper-tests/bin"
 }
 

@@ -57,15 +57,17 @@ struct ConfigurationTests {
             lock-timeout = 10
             criu-timeout = 120
             ghost-limit = 2G
+            multi-threaded = allow
             """, path: "/etc/x")
         #expect(c.criu == "/opt/criu4/usr/sbin/criu" && c.audit == .bestEffort && !c.requireNoNewPrivileges && c.keep == 5 && c.lockTimeout == 10)
-        #expect(c.criuTimeout == 120 && c.ghostLimit == 2 << 30)
+        #expect(c.criuTimeout == 120 && c.ghostLimit == 2 << 30 && c.multiThreaded == .allow)
         let defaults = try Configuration.parse("", path: "/etc/x")
-        #expect(defaults.criuTimeout == 1800 && defaults.ghostLimit == 64 << 20)
+        #expect(defaults.criuTimeout == 1800 && defaults.ghostLimit == 64 << 20 && defaults.multiThreaded == .refuse)
     }
 
     @Test("errors name the line", arguments: ["criu = relative", "audit = maybe", "keep = 0", "unknown = 1", "criu = /a\ncriu = /b", "novalue",
-                                               "criu-timeout = 0", "ghost-limit = 5X", "ghost-limit = 2T", "ghost-limit = -1"])
+                                               "criu-timeout = 0", "ghost-limit = 5X", "ghost-limit = 2T", "ghost-limit = -1",
+                                               "multi-threaded = yes"])
     func errors(_ text: String) {
         #expect(throws: HelperFailure.self) { try Configuration.parse(text, path: "/etc/x") }
     }

@@ -121,6 +121,7 @@ struct chs_child {
     mode_t umask_value;
     int null_stdio;              // bit 0, 1, 2: that descriptor from /dev/null (opened in the child)
     const struct chs_caller_state *caller;   // NULL: signals reset; else the caller's signals, limits and umask
+    int reopen_stdio;            // 1: regular files and devices among 0-2 reopened by path, once capabilities are dropped
 };
 /// The steps of chs_child_exec, in order; a failure names its step.
 enum chs_child_step {

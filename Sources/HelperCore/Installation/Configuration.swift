@@ -5,6 +5,13 @@ import LinuxSystem
 /// `<prefix>/bin/criu-helper`. Never from the caller.
 public struct Configuration: Equatable, Sendable {
     public enum AuditPolicy: String, Sendable { case required, bestEffort = "best-effort" }
+    /// Whether tasks with more than one thread are dumped and restored.
+    /// criu restores each thread's credentials in turn, and all threads
+    /// share one address space: once one thread has dropped criu's
+    /// capability the caller may write its memory (/proc/TID/mem), and so
+    /// run code in a sibling that still holds it. `refuse` closes that;
+    /// `allow` accepts it (README, "Multi-threaded tasks").
+    public enum MultiThreadedPolicy: String, Sendable { case refuse, allow }
 
     /// Absolute path of criu (root-owned, as every directory above it).
     public var criu: String = "/usr/sbin/criu"
@@ -24,6 +31,7 @@ public struct Configuration: Equatable, Sendable {
     public var ghostLimit: Int64 = 64 << 20
     public var maximumTasks = 4096
     public var maximumThreads = 65536
+    public var multiThreaded: MultiThreadedPolicy = .refuse
 
     public init() {}
 
@@ -81,6 +89,9 @@ public struct Configuration: Equatable, Sendable {
                     throw .unavailable("\(at): ghost-limit must be a size such as 64M (bytes, or with K, M or G), at most 1T")
                 }
                 config.ghostLimit = bytes
+            case "multi-threaded":
+                guard let policy = MultiThreadedPolicy(rawValue: value) else { throw .unavailable("\(at): multi-threaded must be refuse or allow") }
+                config.multiThreaded = policy
             case "max-tasks": config.maximumTasks = try number(1...100_000)
             case "max-threads": config.maximumThreads = try number(1...1_000_000)
             default:

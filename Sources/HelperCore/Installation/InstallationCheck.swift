@@ -59,6 +59,9 @@ public enum InstallationCheck {
         } catch {
             add(false, error.message)
         }
+        add(true, config.multiThreaded == .refuse
+            ? "multi-threaded = refuse: tasks with more than one thread are not checkpointed (their restore would lend criu's capability)"
+            : "multi-threaded = allow: while criu restores a multi-threaded task, its user can borrow cap_checkpoint_restore (README, \"Multi-threaded tasks\")")
         switch Result(catching: { () throws(TrustedFile.Problem) in try TrustedFile.open(config.criu, .pathOnly) }) {
         case .success(let criu):
             add(true, "criu \(config.criu): found, root-owned, every directory above it too")

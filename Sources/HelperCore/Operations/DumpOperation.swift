@@ -39,6 +39,10 @@ extension Session {
         do { tree = try ProcessTree.inspect(rootPID: pid, in: proc, policy: policy) } catch {
             throw .refused("\(error)")
         }
+        // What restore would refuse is refused before criu freezes anything.
+        if config.multiThreaded == .refuse, let threaded = tree.tasks.first(where: { $0.threads.count > 1 }) {
+            throw .refused(ImageValidator.multiThreadedRefusal(pid: Int64(threaded.pid), threads: threaded.threads.count))
+        }
         // Held until this function returns (the lock dies with its descriptor).
         let treeLock = try TreeLock.acquire(root: pid, in: proc)
 

@@ -104,6 +104,7 @@ public final class Session {
         var validator = ImageValidator(caller: rule, maximumTasks: config.maximumTasks, maximumThreads: config.maximumThreads,
                                        pidMax: UInt32(pidMax))
         validator.network = NodeAddresses.policy()
+        validator.allowsMultiThreadedTasks = config.multiThreaded == .allow
         return validator
     }
 

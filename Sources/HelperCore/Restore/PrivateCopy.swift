@@ -82,7 +82,13 @@ final class PrivateCopy {
             do { return try privileges.mountPrivateCopy(bytes: plan.bytes, inodes: plan.inodes, owner: caller.uid, group: caller.gid) }
             catch { throw .unavailable("cannot create the private copy: \(error)") }
         }
-        let copy = PrivateCopy(root: tmpfs)
+        // The mount's descriptor was made with cap_sys_admin effective; criu
+        // and the job get one opened as the caller, with no capability (a
+        // file remembers its opener's credentials, and some checks read them).
+        let root: FileDescriptor
+        do { root = try tmpfs.open(".", [.directory, .noFollow]) }
+        catch { throw .unavailable("cannot open the private copy: \(error)") }
+        let copy = PrivateCopy(root: root)
         for item in plan.files {
             do {
                 if item.link {
