@@ -83,7 +83,7 @@ deb=$out/criu-helper_${version}_$arch.deb
 [ -f "$deb" ] || die "no $deb after the build" 1
 if [ "$lintian" = yes ]; then
 	echo "build-deb.sh: lintian $(lintian --version | sed 's/^Lintian v//')"
-	lintian --fail-on error,warning --display-info --info "$out/criu-helper_${version}_$arch.changes" ||
+	lintian --fail-on error,warning --display-info "$out/criu-helper_${version}_$arch.changes" ||
 		die "lintian found errors or warnings (see above)" 1
 fi
 echo "$deb"
