@@ -25,13 +25,19 @@ struct ManPageTests {
         return lines
     }
 
-    /// Each verb of the help's usage lines with the options it names.
+    /// Each verb of the help's usage lines with the options it names (a
+    /// line that starts with `[` goes on the line above).
     static func helpVerbs() -> [String: Set<String>] {
         var verbs: [String: Set<String>] = [:]
-        for line in Usage.text.split(separator: "\n") {
-            let words = line.split(separator: " ").map(String.init)
-            guard let at = words.firstIndex(of: "criu-helper"), at + 1 < words.count else { continue }
+        var previous: String? = nil
+        for line in Usage.text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var words = line.split(separator: " ").map(String.init)
+            if let verb = previous, words.first?.hasPrefix("[") == true {
+                words = ["criu-helper", verb] + words
+            }
+            guard let at = words.firstIndex(of: "criu-helper"), at + 1 < words.count else { previous = nil; continue }
             let verb = words[at + 1]
+            previous = verb
             let options = words[(at + 1)...].flatMap { $0.split(whereSeparator: { "[]|()".contains($0) }) }
                 .map(String.init).filter { $0.hasPrefix("--") }
             if verb.hasPrefix("--") {
@@ -128,6 +134,7 @@ struct ManPageTests {
             "require-no-new-privs": defaults.requireNoNewPrivileges ? "yes" : "no",
             "keep": "\(defaults.keep)", "lock-timeout": "\(defaults.lockTimeout)",
             "criu-timeout": "\(defaults.criuTimeout)", "max-tasks": "\(defaults.maximumTasks)",
+            "ghost-limit": defaults.ghostLimit % (1 << 20) == 0 ? "\(defaults.ghostLimit >> 20)M" : "\(defaults.ghostLimit)",
             "max-threads": "\(defaults.maximumThreads)",
         ]
         for (name, value) in expected {
