@@ -135,7 +135,7 @@ struct ManPageTests {
             "keep": "\(defaults.keep)", "lock-timeout": "\(defaults.lockTimeout)",
             "criu-timeout": "\(defaults.criuTimeout)", "max-tasks": "\(defaults.maximumTasks)",
             "ghost-limit": defaults.ghostLimit % (1 << 20) == 0 ? "\(defaults.ghostLimit >> 20)M" : "\(defaults.ghostLimit)",
-            "max-threads": "\(defaults.maximumThreads)",
+            "max-threads": "\(defaults.maximumThreads)", "multi-threaded": defaults.multiThreaded.rawValue,
         ]
         for (name, value) in expected {
             let text = items[name] ?? ""
