@@ -2,8 +2,9 @@
 # Installs criu-helper with its file capabilities and its configuration.
 #
 # usage: install/setcap.sh [--prefix DIR] [--criu PATH] [--group NAME] [--binary PATH]
-#   --prefix DIR   install DIR/bin/criu-helper, DIR/etc/criu-helper.conf and the scheduler
-#                  integrations in DIR/share/criu-helper (default /usr/local)
+#   --prefix DIR   install DIR/bin/criu-helper, DIR/etc/criu-helper.conf, the scheduler
+#                  integrations in DIR/share/criu-helper, the man pages in DIR/share/man
+#                  and the audit report DIR/sbin/criu-helper-audit (default /usr/local)
 #   --criu PATH    criu to use (absolute, root-owned; default: keep the configured one,
 #                  else /opt/criu4/usr/sbin/criu if present, else /usr/sbin/criu)
 #   --group NAME   only members of group NAME may run the helper (mode 0750)
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
 	--criu) [ $# -ge 2 ] || die "--criu needs a path"; criu=$2; shift 2 ;;
 	--group) [ $# -ge 2 ] || die "--group needs a group name"; group=$2; shift 2 ;;
 	--binary) [ $# -ge 2 ] || die "--binary needs a path"; binary=$2; shift 2 ;;
-	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) die "unknown argument: $1" ;;
 	esac
 done
@@ -105,10 +106,23 @@ if [ -d "$src" ]; then
 	mv "$share.new" "$share"
 fi
 
+# The man pages and the audit report (root's: it reads auditd's log).
+top=$(dirname "$0")/..
+for page in "$top"/man/*.[1-8]; do
+	[ -f "$page" ] || continue
+	section=${page##*.}
+	install -d -o root -g root -m 0755 "$prefix/share/man/man$section"
+	install -o root -g root -m 0644 "$page" "$prefix/share/man/man$section/"
+done
+if [ -f "$top/audit/criu-helper-audit" ]; then
+	install -d -o root -g root -m 0755 "$prefix/sbin"
+	install -o root -g root -m 0755 "$top/audit/criu-helper-audit" "$prefix/sbin/criu-helper-audit"
+fi
+
 # Verify what was installed.
 got=$(getcap "$prefix/bin/criu-helper" | sed 's/^[^ ]* //')
 want=$(echo "$caps" | sed 's/+p$/=p/')
 [ "$got" = "$want" ] || die "getcap shows '$got', expected '$want' (does the file system support xattrs?)" 69
-echo "installed $prefix/bin/criu-helper ($got), configuration $conf${share:+, integrations in $share}"
+echo "installed $prefix/bin/criu-helper ($got), configuration $conf${share:+, integrations in $share}, man pages in $prefix/share/man, $prefix/sbin/criu-helper-audit"
 if [ -n "$group" ]; then echo "only members of group $group may run it"; fi
 "$prefix/bin/criu-helper" check || die "criu-helper check failed: see above" 69

@@ -10,7 +10,10 @@
 #   5. CRIU's own static tests (zdtm) as an unprivileged user, bare criu and
 #      through criu-helper (tests/zdtm/run.sh, about 3 minutes), unless SKIP_ZDTM=1;
 #   6. the scheduler integrations (Slurm and OAR for real, LSF by contract),
-#      unless SKIP_SCHEDULERS=1.
+#      unless SKIP_SCHEDULERS=1;
+#   7. the Debian package (tests/package.sh): man pages linted, built with
+#      lintian, installed, the end-to-end suite against it, removed and purged,
+#      unless SKIP_PACKAGE=1.
 set -eu
 [ "$(id -u)" = 0 ] || { echo "tests/run.sh: must run as root (sudo $0)" >&2; exit 77; }
 cd "$(dirname "$0")/.."
@@ -54,6 +57,16 @@ if [ "${SKIP_SCHEDULERS:-0}" != 1 ]; then
 			echo "FAIL integration: $t"; status=1; failed=$((failed + 1))
 		fi
 	done
+fi
+if [ "${SKIP_PACKAGE:-0}" != 1 ]; then
+	echo "== package"
+	package_start=$(date +%s)
+	if tests/package.sh; then
+		passed=$((passed + 1))
+	else
+		echo "FAIL package"; status=1; failed=$((failed + 1))
+	fi
+	echo "== package suite took $(( $(date +%s) - package_start )) s"
 fi
 echo "== all tests done in $(( $(date +%s) - start )) s"
 echo "suites: $passed passed, $failed failed"

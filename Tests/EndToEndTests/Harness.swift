@@ -6,8 +6,17 @@ import Testing
 /// starts their jobs, then runs the real setcap'd helper as them.
 enum E2E {
     static let enabled = ProcessInfo.processInfo.environment["CRIU_HELPER_E2E"] == "1" && getuid() == 0
-    /// The installation with real criu.
-    static let helper = "/usr/local/bin/criu-helper"
+    /// The installation with real criu: CRIU_HELPER_E2E_HELPER picks another
+    /// one (tests/package.sh: the package's /usr/bin/criu-helper).
+    static let helper = ProcessInfo.processInfo.environment["CRIU_HELPER_E2E_HELPER"] ?? "/usr/local/bin/criu-helper"
+    /// Its configuration, where the helper looks for it: PREFIX/etc for
+    /// PREFIX/bin, /etc for /usr/bin.
+    static let configuration: String = {
+        let prefix = URL(fileURLWithPath: helper).deletingLastPathComponent().deletingLastPathComponent().path
+        return (prefix == "/usr" ? "" : prefix) + "/etc/criu-helper.conf"
+    }()
+    /// What reinstalls it, as an upgrade would (run as root in the repository).
+    static let reinstall = ProcessInfo.processInfo.environment["CRIU_HELPER_E2E_REINSTALL"] ?? "install/setcap.sh"
     /// The installation whose criu is the probe (tests/support/criu-probe.c).
     static let probeHelper = "/opt/criu-helper-probe/bin/criu-helper"
     /// Real criu, at a site that sets `multi-threaded = allow`.

@@ -23,7 +23,7 @@ struct InstallationTests {
 
     @Test("check names what is wrong with a copy that lacks its capabilities")
     func checkReportsMissingCapabilities() {
-        Shell.root("mkdir -p /opt/chnocap/bin /opt/chnocap/etc && cp \(E2E.helper) /opt/chnocap/bin/ && cp /usr/local/etc/criu-helper.conf /opt/chnocap/etc/")
+        Shell.root("mkdir -p /opt/chnocap/bin /opt/chnocap/etc && cp \(E2E.helper) /opt/chnocap/bin/ && cp \(E2E.configuration) /opt/chnocap/etc/")
         let run = Shell.user(.alice, "/opt/chnocap/bin/criu-helper check")
         #expect(run.status == 69)
         #expect(run.stdout.contains("FAIL file capabilities of /opt/chnocap/bin/criu-helper: none"))
@@ -31,7 +31,7 @@ struct InstallationTests {
 
     @Test("without its file capabilities the helper refuses to start (exit 69) and does nothing")
     func refusesWithoutCapabilities() {
-        Shell.root("mkdir -p /opt/chnocap/bin /opt/chnocap/etc && cp \(E2E.helper) /opt/chnocap/bin/ && cp /usr/local/etc/criu-helper.conf /opt/chnocap/etc/")
+        Shell.root("mkdir -p /opt/chnocap/bin /opt/chnocap/etc && cp \(E2E.helper) /opt/chnocap/bin/ && cp \(E2E.configuration) /opt/chnocap/etc/")
         let dir = User.alice.scratch("nocap")
         let run = Shell.user(.alice, "/opt/chnocap/bin/criu-helper dump --pid $$ --images-dir \(dir)")
         #expect(run.status == 69, "\(run)")
@@ -54,7 +54,7 @@ struct InstallationTests {
             mkdir -p /mnt/chnosuid && (mountpoint -q /mnt/chnosuid || mount -t tmpfs -o nosuid,mode=0755 tmpfs /mnt/chnosuid) &&
             mkdir -p /mnt/chnosuid/bin /mnt/chnosuid/etc && cp \(E2E.helper) /mnt/chnosuid/bin/ &&
             setcap cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore+p /mnt/chnosuid/bin/criu-helper &&
-            cp /usr/local/etc/criu-helper.conf /mnt/chnosuid/etc/
+            cp \(E2E.configuration) /mnt/chnosuid/etc/
             """)
         let run = Shell.user(.alice, "/mnt/chnosuid/bin/criu-helper dump --pid $$ --images-dir /tmp/chnosuid-x")
         #expect(run.status == 69, "\(run)")
@@ -80,7 +80,7 @@ struct InstallationTests {
 
     @Test("a configuration that is not root's makes the helper unavailable")
     func refusesForeignConfiguration() {
-        Shell.root("mkdir -p /opt/chbadconf/bin /opt/chbadconf/etc && cp -a \(E2E.helper) /opt/chbadconf/bin/ && cp /usr/local/etc/criu-helper.conf /opt/chbadconf/etc/ && chown chuser1 /opt/chbadconf/etc/criu-helper.conf")
+        Shell.root("mkdir -p /opt/chbadconf/bin /opt/chbadconf/etc && cp -a \(E2E.helper) /opt/chbadconf/bin/ && cp \(E2E.configuration) /opt/chbadconf/etc/ && chown chuser1 /opt/chbadconf/etc/criu-helper.conf")
         let run = Shell.user(.alice, "/opt/chbadconf/bin/criu-helper list --images-dir /tmp")
         #expect(run.status == 69, "\(run)")
         #expect(run.message == "criu-helper: unavailable: configuration /opt/chbadconf/etc/criu-helper.conf: /opt/chbadconf/etc/criu-helper.conf is not owned by root (uid \(User.alice.uid))")

@@ -185,7 +185,7 @@ struct LifecycleTests {
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
         let (dir, _) = try #require(startCountingJob("upgrade"))
         // What an upgrade does: a new file renamed over the installed one.
-        let reinstall = Shell.root("install/setcap.sh")
+        let reinstall = Shell.root(E2E.reinstall)
         #expect(reinstall.status == 0, "\(reinstall)")
         let exe = Shell.root("for p in $(pgrep -u \(User.alice.uid)); do readlink /proc/$p/exe; done").stdout
         #expect(exe.contains("(deleted)"), "the running job's reaper runs the replaced file: \(exe)")

@@ -115,7 +115,7 @@ struct TreeCheckTests {
     func bareCriuDump(_ pid: Int32) -> (Run, String, String) {
         let dir = User.alice.scratch("bare")
         Shell.root("mkdir -p \(dir) && chown \(User.alice.name): \(dir) && chmod 700 \(dir)")
-        let criu = Shell.root("sed -n 's/^criu *= *//p' /usr/local/etc/criu-helper.conf").stdout
+        let criu = Shell.root("sed -n 's/^criu *= *//p' \(E2E.configuration)").stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let run = Shell.root("\(E2E.bin)/ch-launch --user \(User.alice.uid):\(User.alice.uid) --caps 40 --nnp -- \(criu) dump --no-default-config --unprivileged -t \(pid) -D \(dir) -o dump.log --shell-job --leave-running")
         let pages = Shell.root("ls \(dir) | grep -c '^pages-' || true").stdout.trimmingCharacters(in: .whitespacesAndNewlines)

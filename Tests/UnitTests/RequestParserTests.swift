@@ -88,6 +88,14 @@ struct ConfigurationTests {
         #expect(throws: HelperFailure.self) { try parser.parse(["criu-helper", "restore", "--images-dir", "d", "--wait", "--keep", "3"]) }
     }
 
+    @Test("the package's /usr/bin/criu-helper reads /etc/criu-helper.conf; only /usr itself maps to /etc")
+    func packageLocation() {
+        #expect(Configuration.path(forExecutable: "/usr/bin/criu-helper") == "/etc/criu-helper.conf")
+        #expect(Configuration.path(forExecutable: "/bin/criu-helper") == "/etc/criu-helper.conf")
+        #expect(Configuration.path(forExecutable: "/usr/usr/bin/criu-helper") == "/usr/usr/etc/criu-helper.conf")
+        #expect(Configuration.path(forExecutable: "/opt/usr/bin/criu-helper") == "/opt/usr/etc/criu-helper.conf")
+    }
+
     @Test("generation names")
     func generations() {
         #expect(Generation(number: 7).name == "g000007")

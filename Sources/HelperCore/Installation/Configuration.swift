@@ -2,7 +2,9 @@ import LinuxSystem
 
 /// /etc-style settings, from a root-owned file at a fixed place relative to
 /// the installed binary: `<prefix>/etc/criu-helper.conf` for
-/// `<prefix>/bin/criu-helper`. Never from the caller.
+/// `<prefix>/bin/criu-helper`, and `/etc/criu-helper.conf` for the Debian
+/// package's `/usr/bin/criu-helper` (the FHS puts /usr's configuration in
+/// /etc). Never from the caller.
 public struct Configuration: Equatable, Sendable {
     public enum AuditPolicy: String, Sendable { case required, bestEffort = "best-effort" }
     /// Whether tasks with more than one thread are dumped and restored.
@@ -41,6 +43,7 @@ public struct Configuration: Equatable, Sendable {
     public static func path(forExecutable executable: String) -> String {
         var parts = executable.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if parts.count >= 2 { parts.removeLast(2) } else { parts.removeAll() }
+        if parts == ["usr"] { parts.removeAll() }
         return "/" + (parts + ["etc", fileName]).joined(separator: "/")
     }
 
