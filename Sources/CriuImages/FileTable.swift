@@ -6,17 +6,20 @@ public struct FileTable: Sendable {
     /// fd_types (images/fdinfo.proto) criu-helper restores.
     public enum Kind: UInt32, Sendable {
         case regular = 1, pipe = 2, fifo = 3, inetSocket = 4, unixSocket = 5, eventfd = 6, eventpoll = 7
-        case signalfd = 9, timerfd = 17, memfd = 18
+        case signalfd = 9, timerfd = 17, memfd = 18, pidfd = 20
     }
     static let refusedKinds: [UInt32: String] = [
         11: "a terminal (restoring one needs cap_sys_admin, which criu never gets)",
         8: "an inotify descriptor", 10: "a packet socket", 12: "a fanotify descriptor",
         13: "a netlink socket", 14: "a namespace file", 15: "a TUN device", 16: "an external file",
-        19: "a BPF map", 20: "a pidfd",
+        19: "a BPF map",
     ]
 
     /// Regular files by id: their paths.
     public private(set) var regularFiles: [UInt32: String] = [:]
+    /// Regular files by id: the mode criu recorded (and compares the file
+    /// it opens at restore with), where it recorded one.
+    public private(set) var regularFileModes: [UInt32: UInt32] = [:]
 
     /// A regular file the tree held open for writing, and how long it was
     /// when the tree was frozen: criu's recorded size where it kept one, the
@@ -30,6 +33,10 @@ public struct FileTable: Sendable {
     /// Absolute paths of unix sockets whose file was deleted: criu binds
     /// each again at its path for a moment, and the name must be free then.
     public private(set) var deletedSocketPaths: [String] = []
+    /// pidfds by file id: the process each one refers to, as the tree's
+    /// PID namespace numbers it (criu opens it again there), nil for one
+    /// whose process had ended.
+    public private(set) var pidfdTargets: [UInt32: UInt32?] = [:]
 
     /// `network`: the rule for inet sockets, nil to refuse them all.
     public init(filesImage: [UInt8]?, caller: CredentialRule, network: InetSocketPolicy? = nil,
@@ -44,7 +51,7 @@ public struct FileTable: Sendable {
             // Exactly one sub-entry, the one matching the kind (file_entry fields 3-22).
             let subFields = Set(entry.fields.map(\.number)).subtracting([1, 2])
             let expected: UInt32 = [.regular: 3, .pipe: 18, .fifo: 17, .inetSocket: 4, .unixSocket: 16, .eventfd: 8, .eventpoll: 9,
-                                    .signalfd: 10, .timerfd: 12, .memfd: 20][kind]!
+                                    .signalfd: 10, .timerfd: 12, .memfd: 20, .pidfd: 22][kind]!
             guard subFields == [expected] else {
                 throw .forbidden(file: "", "file \(id) has \(subFields.sorted()) where only field \(expected) belongs")
             }
@@ -55,6 +62,7 @@ public struct FileTable: Sendable {
                 try PathPolicy.check(name, what: "file \(id)")
                 try Self.checkOwner(sub.message(5, "fown"), caller: caller, who: "file \(id)")
                 regularFiles[id] = name
+                if let mode = try sub.uint32(10, "mode") { regularFileModes[id] = mode }
                 // reg_file_entry: flags 2, pos 3, size 8 (images/regfile.proto).
                 let flags = try sub.requiredUInt32(2, "flags")
                 if flags & 0o3 == 0o1 || flags & 0o3 == 0o2 {
@@ -79,6 +87,19 @@ public struct FileTable: Sendable {
                 try Self.checkOwner(sub.message(fownField, "fown"), caller: caller, who: "file \(id)")
             case .fifo:
                 break
+            case .pidfd:
+                // pidfd_entry (images/pidfd.proto): nspid -1 for an ended process.
+                try sub.requireOnly([1, 2, 3, 4, 5], in: "pidfd_entry")
+                try Self.checkOwner(sub.message(5, "fown"), caller: caller, who: "pidfd \(id)")
+                let flags = try sub.requiredUInt32(3, "flags")
+                // O_ACCMODE, O_NONBLOCK and O_CLOEXEC only (criu refuses PIDFD_THREAD).
+                guard flags & ~UInt32(0o3 | 0o4000 | 0o2000000) == 0 else {
+                    throw .forbidden(file: "", "pidfd \(id) has flags \(String(flags, radix: 8))")
+                }
+                let raw = try sub.requiredUInt32(4, "nspid")
+                let nspid = Int32(bitPattern: raw)
+                guard nspid == -1 || nspid > 0 else { throw .malformed(file: "", "pidfd \(id) names pid \(nspid)") }
+                pidfdTargets[id] = nspid == -1 ? UInt32?.none : UInt32(nspid)
             }
         }
     }

@@ -23,7 +23,7 @@ public struct InetSocketPolicy: Sendable {
 
     static let inet: UInt32 = 2, inet6: UInt32 = 10
     static let stream: UInt32 = 1, datagram: UInt32 = 2
-    static let tcp: UInt32 = 6, udp: UInt32 = 17
+    static let tcp: UInt32 = 6, udp: UInt32 = 17, udpLite: UInt32 = 136
     static let established: UInt32 = 1, close: UInt32 = 7, listen: UInt32 = 10
 
     /// inet_sk_entry (images/sk-inet.proto).
@@ -42,7 +42,7 @@ public struct InetSocketPolicy: Sendable {
                 throw refuse("an established TCP connection (restoring one needs TCP repair, cap_net_admin)")
             }
             guard state == Self.listen || state == Self.close else { throw refuse("a TCP socket in state \(state)") }
-        case (Self.datagram, 0), (Self.datagram, Self.udp):
+        case (Self.datagram, 0), (Self.datagram, Self.udp), (Self.datagram, Self.udpLite):
             guard state == Self.close || state == Self.established else { throw refuse("a UDP socket in state \(state)") }
         default:
             throw refuse("a raw or other socket (type \(type), protocol \(proto))")
@@ -52,7 +52,11 @@ public struct InetSocketPolicy: Sendable {
         }
         let address = try sk.repeatedUInt32(11, "src_addr")
         guard address.count == (family == Self.inet ? 1 : 4) || address.isEmpty else { throw .malformed(file: "", "socket \(id) address") }
-        if !address.isEmpty && !address.allSatisfy({ $0 == 0 }) && !isLocalAddress(family, address) {
+        let ip = try sk.message(16, "ip_opts")
+        // IP_FREEBIND (no capability needed) lets anyone bind an address
+        // the node does not have yet; without it, the address must be local.
+        let freebind = try ip?.bool(1, "freebind") ?? false
+        if !freebind && !address.isEmpty && !address.allSatisfy({ $0 == 0 }) && !isLocalAddress(family, address) {
             throw refuse("bound to an address that is not this node's")
         }
         if let opts = try sk.message(14, "opts") {
@@ -60,7 +64,7 @@ public struct InetSocketPolicy: Sendable {
             if let mark = try opts.uint32(10, "so_mark"), mark != 0 { throw refuse("marked (SO_MARK needs cap_net_admin)") }
             if let device = try opts.string(15, "so_bound_dev"), !device.isEmpty { throw refuse("bound to device \(device) (SO_BINDTODEVICE)") }
         }
-        if let ip = try sk.message(16, "ip_opts"), ip.has(4) { throw refuse("a raw socket") }
+        if let ip, ip.has(4) { throw refuse("a raw socket") }
         if let ns = try sk.uint32(18, "ns_id"), let root = rootNetNamespace, ns != root {
             throw refuse("in another network namespace")
         }

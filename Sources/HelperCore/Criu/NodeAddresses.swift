@@ -8,7 +8,7 @@ enum NodeAddresses {
         let start = (try? FileDescriptor.open("/proc/sys/net/ipv4/ip_unprivileged_port_start", .readOnly).readAll(limit: 64))
             .flatMap { UInt32(String(decoding: $0, as: UTF8.self).trimmed()) } ?? 1024
         return InetSocketPolicy(unprivilegedPortStart: start) { family, words in
-            family == 2 ? ipv4().contains(words[0]) : ipv6().contains(words)
+            family == 2 ? isLocalIPv4(words[0], routes: ipv4()) : ipv6().contains(words)
         }
     }
 
@@ -16,23 +16,41 @@ enum NodeAddresses {
         (try? FileDescriptor.open(path, .readOnly).readAll(limit: 4 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
-    /// IPv4 addresses the kernel calls LOCAL in /proc/net/fib_trie (a line
-    /// "|-- A.B.C.D" followed by "/32 host LOCAL"), in criu's word order
-    /// (s_addr as it lies in memory, read as a little-endian integer).
-    static func ipv4() -> Set<UInt32> {
-        var result: Set<UInt32> = []
+    /// An IPv4 prefix the kernel routes as LOCAL: its own addresses (/32),
+    /// and whole local ranges such as 127.0.0.0/8. The address in host
+    /// order (first octet highest).
+    struct LocalRoute: Hashable {
+        var network: UInt32
+        var bits: Int
+    }
+
+    /// criu's word (s_addr as it lies in memory, read as a little-endian
+    /// integer) within one of `routes`.
+    static func isLocalIPv4(_ word: UInt32, routes: [LocalRoute]) -> Bool {
+        let address = (word & 0xFF) << 24 | (word >> 8 & 0xFF) << 16 | (word >> 16 & 0xFF) << 8 | word >> 24
+        return routes.contains { route in
+            let mask: UInt32 = route.bits == 0 ? 0 : ~UInt32(0) << (32 - route.bits)
+            return address & mask == route.network & mask
+        }
+    }
+
+    /// The LOCAL routes of /proc/net/fib_trie: a line "|-- A.B.C.D"
+    /// followed by "/N host LOCAL".
+    static func ipv4() -> [LocalRoute] {
+        var result: Set<LocalRoute> = []
         var last: UInt32? = nil
         for line in read("/proc/net/fib_trie").split(separator: "\n") {
             let text = line.trimmingCharacters()
             if text.hasPrefix("|-- ") {
                 let parts = text.dropFirst(4).split(separator: ".").compactMap { UInt32($0) }
                 last = parts.count == 4 && parts.allSatisfy({ $0 < 256 })
-                    ? parts[0] | parts[1] << 8 | parts[2] << 16 | parts[3] << 24 : nil
-            } else if text.hasPrefix("/32 host LOCAL"), let address = last {
-                result.insert(address)
+                    ? parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3] : nil
+            } else if text.hasPrefix("/"), text.hasSuffix(" host LOCAL"), let address = last,
+                      let bits = Int(text.dropFirst().prefix { $0.isNumber }), (0...32).contains(bits) {
+                result.insert(LocalRoute(network: address, bits: bits))
             }
         }
-        return result
+        return Array(result)
     }
 
     /// IPv6 addresses of /proc/net/if_inet6 (32 hexadecimal digits first),
