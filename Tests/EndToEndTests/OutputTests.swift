@@ -47,6 +47,31 @@ struct OutputTests {
         #expect(log.contains("cut \(out) from ") && log.contains("cut \(file) from "), "each cut file logged: \(log)")
     }
 
+    @Test("a restore that fails after the output was cut puts back what it cut: the files are as they were, byte for byte")
+    func failedRestorePutsBack() throws {
+        let (dir, out, file) = try crashedAfterCheckpoint("putback")
+        defer { Probe.setMode("ok"); Shell.root("pkill -9 -u \(User.alice.uid)") }
+        let before = (try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data()
+        let beforeFile = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
+        // The probe installation: the same checks and cut, then a criu that fails.
+        Probe.setMode("fail")
+        let failed = Shell.user(.alice, "\(E2E.probeHelper) restore --images-dir \(dir)")
+        #expect(failed.status != 0, "\(failed)")
+        #expect(failed.stderr.contains("were cut from 2 files"), "the output was cut first: \(failed)")
+        #expect((try? Data(contentsOf: URL(fileURLWithPath: out))) == before, "stdout is as it was")
+        #expect((try? Data(contentsOf: URL(fileURLWithPath: file))) == beforeFile, "the job's own file is as it was")
+        let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("put back what was cut from 2 of 2 files"), "\(log)")
+        // The real restore then cuts again and resumes: still one count.
+        Probe.setMode("ok")
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        let resumed = counter(out)
+        #expect(eventually { counter(out) > resumed + 10 })
+        Shell.root("pkill -9 -u \(User.alice.uid) -x sh")
+        #expect(oneCount(out), "\(lines(out).suffix(40))")
+    }
+
     @Test("after a checkpoint that ended the job, what others wrote to its output since is kept")
     func endedAtCheckpoint() throws {
         let (dir, out) = try #require(startCountingJob("ended"))

@@ -14,10 +14,25 @@ import LinuxSystem
 /// - `restore --keep-output` leaves every file as it is.
 /// A file that criu requires at its checkpointed size (one not opened with
 /// O_APPEND) then restores instead of failing with "bad size".
+///
+/// The cut comes before criu (criu compares sizes), so it must be undone
+/// when the restore then fails: what was cut is kept in memory (at most
+/// `maximumKept` bytes in all; a file whose cut would pass that is left as
+/// it is) and written back by `putBack` on every failure after the cut.
 enum OutputFiles {
+    static let maximumKept: Int64 = 256 << 20
+
+    struct Cut {
+        var path: String
+        var from: Int64
+        var to: Int64
+        /// The bytes from `to` to `from`, for `putBack`.
+        var tail: [UInt8]
+    }
+
     struct Report {
         /// Files cut, with their lengths before and after.
-        var cut: [(path: String, from: Int64, to: Int64)] = []
+        var cut: [Cut] = []
         /// Files left as they were, and why.
         var kept: [(path: String, why: String)] = []
         /// When the previous run last wrote to any of them (seconds since the epoch).
@@ -25,12 +40,33 @@ enum OutputFiles {
         var bytesCut: Int64 { cut.reduce(0) { $0 + ($1.from - $1.to) } }
     }
 
+    /// The restore failed after the cut: each file gets back what was cut,
+    /// if it still has the length it was cut to (as the caller, never
+    /// through a link). Returns the files not put back, with why.
+    static func putBack(_ report: Report, caller: Caller) -> [(path: String, why: String)] {
+        var failed: [(path: String, why: String)] = []
+        for cut in report.cut {
+            do {
+                let fd = try FileDescriptor.open(cut.path, [.writeOnly, .append, .noFollow, .nonBlocking], resolve: [.noSymlinks, .noMagicLinks])
+                let st = try fd.status()
+                guard st.isRegularFile, st.owner == caller.uid, st.size == cut.to else {
+                    failed.append((cut.path, "it changed since it was cut (now \(st.size) bytes)"))
+                    continue
+                }
+                try fd.write(cut.tail)
+            } catch {
+                failed.append((cut.path, "\(error)"))
+            }
+        }
+        return failed
+    }
+
     static func bringBack(_ files: [FileTable.WrittenFile], caller: Caller, apply: Bool) -> Report {
         var report = Report()
         for file in files {
             let fd: FileDescriptor
             do {
-                fd = try FileDescriptor.open(file.path, [.writeOnly, .noFollow, .nonBlocking], resolve: [.noSymlinks, .noMagicLinks])
+                fd = try FileDescriptor.open(file.path, [.readWrite, .noFollow, .nonBlocking], resolve: [.noSymlinks, .noMagicLinks])
             } catch {
                 report.kept.append((file.path, "\(error.errno)"))
                 continue
@@ -44,9 +80,15 @@ enum OutputFiles {
                 continue
             }
             guard apply else { report.kept.append((file.path, "--keep-output")); continue }
+            guard report.bytesCut + (st.size - target) <= maximumKept else {
+                report.kept.append((file.path, "more than \(maximumKept >> 20) MiB would be cut in all, more than a restore keeps to put back if it fails"))
+                continue
+            }
             do {
+                let tail = try fd.read(at: target, count: Int(st.size - target))
+                guard tail.count == Int(st.size - target) else { report.kept.append((file.path, "changed while it was read")); continue }
                 try fd.truncate(to: target)
-                report.cut.append((file.path, st.size, target))
+                report.cut.append(Cut(path: file.path, from: st.size, to: target, tail: tail))
             } catch {
                 report.kept.append((file.path, "\(error.errno)"))
             }
