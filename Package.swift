@@ -16,6 +16,7 @@ let package = Package(
     name: "criu-helper",
     products: [
         .executable(name: "criu-helper", targets: ["criu-helper"]),
+        .executable(name: "criu-helper-restore-check", targets: ["criu-helper-restore-check"]),
     ],
     targets: [
         // C: system calls that glibc does not wrap; the one child set-up
@@ -46,6 +47,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "criu-helper", dependencies: ["HelperCore", "LinuxSystem", "Privilege", "CStartup"],
+                         swiftSettings: strict),
+        // criu's action script for a restore: the check of what criu restored
+        // while criu still holds the tasks. Installed without capabilities;
+        // criu runs it with its own.
+        .executableTarget(name: "criu-helper-restore-check", dependencies: ["ProcessTree", "LinuxSystem", "Credentials"],
                          swiftSettings: strict),
         // libFuzzer entry point for the image validator (bench/fuzz.sh builds
         // it with -sanitize=fuzzer -DFUZZING; an ordinary build makes the seed

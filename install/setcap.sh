@@ -65,6 +65,13 @@ if [ -n "$group" ]; then
 fi
 setcap "$caps" "$tmp"
 mv -f "$tmp" "$prefix/bin/criu-helper"
+# The restore check criu runs as its action script: no capabilities of its
+# own (criu lends it cap_checkpoint_restore while it runs).
+check=$(dirname "$binary")/criu-helper-restore-check
+[ -f "$check" ] || die "no built restore check at $check (it is built with the helper)" 69
+install -d -o root -g root -m 0755 "$prefix/libexec"
+install -o root -g root -m 0755 "$check" "$prefix/libexec/.criu-helper-restore-check.new"
+mv -f "$prefix/libexec/.criu-helper-restore-check.new" "$prefix/libexec/criu-helper-restore-check"
 
 if [ -f "$conf" ]; then
 	# Keep the administrator's settings; only point it at criu.

@@ -196,6 +196,7 @@ void chs_child_exec(const struct chs_child *c, int report_fd)
         chs_fail(report, CHS_STEP_DESCRIPTORS);
 
     umask(c->umask_value);
+    if (c->chdir_root && chdir("/") != 0) chs_fail(report, CHS_STEP_DESCRIPTORS);
     // The caller's own limits (soft ones only go down, which needs no privilege).
     if (c->caller && c->caller->limits_saved) {
         for (int r = 0; r < 16; r++) {

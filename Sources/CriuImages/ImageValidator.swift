@@ -187,6 +187,13 @@ public struct ImageValidator: Sendable {
             }
         }
 
+        // A pidfd refers to a process of the tree (or to one that had ended:
+        // criu makes a short-lived stand-in): never to anything outside it.
+        for (id, target) in files.pidfdTargets.sorted(by: { $0.key < $1.key }) {
+            if let target, !pids.contains(target) {
+                throw .forbidden(file: "files.img", "pidfd \(id) refers to process \(target), which is not in the tree")
+            }
+        }
         if let inspector {
             for path in files.deletedSocketPaths {
                 if case .found(let st, _, _) = inspector(path), st.owner != caller.uid {
@@ -244,6 +251,11 @@ public struct ImageValidator: Sendable {
         try mm.requireOnly(Set(1...17), in: "mm")
         let exe = try mm.requiredUInt32(12, "exe_file_id")
         guard let exePath = files.regularFiles[exe] else { throw .forbidden(file: "", "executable \(exe) is not a listed regular file") }
+        // criu opens the executable again by path and compares it with the
+        // recorded mode: a recorded set-ID mode would let it accept one.
+        if let mode = files.regularFileModes[exe], mode & 0o6000 != 0 {
+            throw .forbidden(file: "", "executable \(PathPolicy.quoted(exePath)) is recorded as set-user-ID or set-group-ID")
+        }
         // vma_entry: shmid 4 (the file id of a file mapping), prot 5, status 7
         // (criu/include/image.h: VMA_FILE_PRIVATE 1<<6, VMA_FILE_SHARED 1<<7).
         var mapped = false
@@ -252,7 +264,10 @@ public struct ImageValidator: Sendable {
             let status = try vma.requiredUInt32(7, "vma.status")
             let prot = try vma.requiredUInt32(5, "vma.prot")
             let file = try vma.requiredUInt64(4, "vma.shmid")
-            if status & (1 << 6 | 1 << 7) != 0 && prot & 0x4 != 0 && file == UInt64(exe) { mapped = true }
+            // The mapping may name another file entry for the same path (a
+            // descriptor of its own opened on the executable, say).
+            let sameFile = file == UInt64(exe) || (file <= UInt64(UInt32.max) && files.regularFiles[UInt32(file)] == exePath)
+            if status & (1 << 6 | 1 << 7) != 0 && prot & 0x4 != 0 && sameFile { mapped = true }
         }
         guard mapped else { throw .forbidden(file: "", "executable \(exePath) is not mapped executable by the task") }
         if let inspector { try PathPolicy.checkLive(exePath, what: "executable", use: .executable, inspector: inspector) }
@@ -335,7 +350,9 @@ public struct ImageValidator: Sendable {
         let mode = try ghost.requiredUInt32(3, "mode")
         guard uid == caller.uid, caller.groups.contains(gid) else { throw .forbidden(file: "", "ghost file owned by \(uid):\(gid)") }
         let type = mode & 0o170000
-        guard type == 0o100000 || type == 0o040000 || type == 0o120000 else {
+        // Regular files, directories, symbolic links and FIFOs: what the
+        // caller can make (mknod of a FIFO needs no privilege; of a device, it does).
+        guard type == 0o100000 || type == 0o040000 || type == 0o120000 || type == 0o010000 else {
             throw .forbidden(file: "", "ghost file of mode \(String(mode, radix: 8))")
         }
         guard mode & 0o6000 == 0 else { throw .forbidden(file: "", "ghost file is set-user-ID or set-group-ID") }

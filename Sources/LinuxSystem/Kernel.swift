@@ -25,6 +25,18 @@ public enum Kernel {
         guard sys_set_no_new_privs() == 0 else { throw SystemError("prctl(PR_SET_NO_NEW_PRIVS)") }
     }
     public static var hasNoNewPrivileges: Bool { sys_get_no_new_privs() == 1 }
+    /// PR_SET_DUMPABLE 0: the caller can no longer ptrace this process, nor
+    /// read its /proc files.
+    public static func setNotDumpable() throws(SystemError) {
+        guard sys_set_not_dumpable() == 0 else { throw SystemError("prctl(PR_SET_DUMPABLE)") }
+    }
+    /// A variable of this process's environment (the restore check reads
+    /// what criu sets for its action scripts; the helper's environment is
+    /// emptied at start-up).
+    public static func environmentValue(_ name: String) -> String? {
+        guard let value = Glibc.getenv(name) else { return nil }
+        return String(cString: value)
+    }
     /// Every signal back to SIG_DFL and nothing blocked.
     public static func resetSignals() throws(SystemError) {
         guard sys_reset_signals() == 0 else { throw SystemError("sigprocmask") }

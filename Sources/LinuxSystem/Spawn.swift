@@ -23,6 +23,9 @@ public struct ChildSpec: Sendable {
     public var parentDeathSignal: Signal? = .kill
     public var newSession = false
     public var umask: UInt32 = 0o077
+    /// chdir("/") before exec: a program holding a capability must not be
+    /// able to leave a core file where the caller can read it.
+    public var workingDirectoryRoot = false
     /// What the child's descriptors 0-2 are.
     public enum StandardIO: Sendable {
         /// The parent's.
@@ -74,7 +77,8 @@ public struct ChildSpec: Sendable {
                                 drop_capabilities: dropCapabilities ? 1 : 0, no_new_privs: noNewPrivileges ? 1 : 0,
                                 parent_death_signal: parentDeathSignal?.rawValue ?? 0, new_session: newSession ? 1 : 0,
                                 umask_value: mode_t(umask), null_stdio: nullStdio(output: output),
-                                caller: hasState ? statePointer : nil, reopen_stdio: 0)
+                                caller: hasState ? statePointer : nil, reopen_stdio: 0,
+                                chdir_root: workingDirectoryRoot ? 1 : 0)
                             return body(&child)
                         }
                     }

@@ -119,6 +119,12 @@ public struct Privileges: ~Copyable {
         spec.ambient = criuCapabilities
         spec.dropCapabilities = false
         spec.noNewPrivileges = true
+        // criu is dumpable (it makes itself so) while it holds its
+        // capability, and the caller may raise its core limit (prlimit
+        // needs only matching ids): its working directory is one the caller
+        // cannot write, so a core file of it lands nowhere the caller reads
+        // (with the kernel's default core_pattern).
+        spec.workingDirectoryRoot = true
         return spec
     }
 }

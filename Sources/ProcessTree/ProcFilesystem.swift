@@ -73,15 +73,24 @@ public final class ProcFilesystem {
 
     /// Children of every thread of process `pid`, as this /proc numbers them.
     /// `threads`: the thread ids when known (saves listing the task directory).
-    public func children(of pid: Int32, threads: [Int32]? = nil) -> [Int32] {
+    /// A process or thread that is gone has none; any other failure (a
+    /// descriptor limit the caller lowered, say) is an error, never an
+    /// empty list: the checks must not skip a subtree they could not read.
+    public func children(of pid: Int32, threads: [Int32]? = nil) throws(SystemError) -> [Int32] {
         let tids: [Int32]
         if let threads { tids = threads } else {
-            guard let dir = try? openDirectory("\(pid)/task"), let names = try? dir.entries() else { return [] }
-            tids = names.compactMap { Int32($0) }
+            do { tids = try openDirectory("\(pid)/task").entries().compactMap { Int32($0) } } catch {
+                if error.errno == .noSuchFileOrDirectory || error.errno == .noSuchProcess { return [] }
+                throw error
+            }
         }
         var result: [Int32] = []
         for tid in tids {
-            guard let text = try? read("\(pid)/task/\(tid)/children") else { continue }
+            let text: String
+            do { text = try read("\(pid)/task/\(tid)/children") } catch {
+                if error.errno == .noSuchFileOrDirectory || error.errno == .noSuchProcess { continue }
+                throw error
+            }
             result += text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
         }
         return result

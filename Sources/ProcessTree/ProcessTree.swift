@@ -51,7 +51,11 @@ public final class ProcessTree {
             guard tasks.count <= policy.maximumTasks else { throw .tooManyTasks(limit: policy.maximumTasks) }
             threadTotal += task.threads.count
             guard threadTotal <= policy.maximumThreads else { throw .tooManyThreads(limit: policy.maximumThreads) }
-            for child in proc.children(of: pid, threads: task.threads) where !seen.contains(child) {
+            let children: [Int32]
+            do { children = try proc.children(of: pid, threads: task.threads) } catch {
+                throw .unreadable(pid: pid, what: "its children: \(error)")
+            }
+            for child in children where !seen.contains(child) {
                 queue.append((child, pid))
             }
         }

@@ -42,7 +42,10 @@ public final class RestoredTree {
         var outer: [Int32: Int32] = [:]
         var toResume: [Int32] = []
         let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.pid, $0) })
-        var queue = proc.children(of: reaper)
+        var queue: [Int32]
+        do { queue = try proc.children(of: reaper) } catch {
+            return .failed(RestoreCheckFailure(pins: [:], reason: "cannot list the restored tasks: \(error)"))
+        }
         func fail(_ reason: String) -> RestoreCheck { .failed(RestoreCheckFailure(pins: pins, reason: reason)) }
         var next = 0
         while next < queue.count {
@@ -82,7 +85,7 @@ public final class RestoredTree {
                 if let problem = descriptorProblem(pid: pid, inner: inner, in: proc, uid: rule.uid) { return fail(problem) }
                 if let problem = executableProblem(pid: pid, inner: inner, in: proc) { return fail(problem) }
                 if !want.wasStopped { toResume.append(pid) }
-                queue += proc.children(of: pid)
+                queue += try proc.children(of: pid)
             } catch {
                 return fail("cannot read restored task \(pid): \(error)")
             }
@@ -92,21 +95,78 @@ public final class RestoredTree {
         return .passed(RestoredTree(pins: pins, outerPIDs: outer, toResume: toResume))
     }
 
+    /// The check criu's action script makes while criu still holds the
+    /// restored tasks (criu-helper-restore-check): at "post-restore" they
+    /// wait in criu's restorer for their credentials (no code of the job's
+    /// has run, and none can run until criu lets them go: a SIGCONT does not
+    /// move them), at "pre-resume" criu has them stopped under ptrace. So it
+    /// holds even when the caller stops the helper and continues the tasks
+    /// once criu has left them. Every process from `root` down: its
+    /// executable and its descriptors as in `verify`, and at "pre-resume"
+    /// the credentials of each thread. Returns the problem, if any, and pins
+    /// of every process read (to kill them).
+    public static func checkHeld(root: Int32, in proc: ProcFilesystem, uid: UInt32,
+                                 credentials rule: CredentialRule?) -> (problem: String?, pins: [any ProcessPin]) {
+        var pins: [any ProcessPin] = []
+        var queue = [root]
+        var next = 0
+        while next < queue.count {
+            let pid = queue[next]
+            next += 1
+            guard queue.count <= 1_000_000 else { return ("more restored tasks than can be checked", pins) }
+            do {
+                let pin = try proc.pin(pid)
+                pins.append(pin)
+                let status = try proc.status("\(pid)")
+                guard pin.isAlive else { continue }
+                if status.isZombie { continue }
+                if let problem = descriptorProblem(pid: pid, inner: pid, in: proc, uid: uid, allowProcRoot: true) { return (problem, pins) }
+                if let problem = executableProblem(pid: pid, inner: pid, in: proc) { return (problem, pins) }
+                let threads = try proc.threads(of: pid)
+                if let rule {
+                    for tid in threads {
+                        let path = tid == pid ? "\(pid)" : "\(pid)/task/\(tid)"
+                        let who = tid == pid ? "restored task \(pid)" : "restored task \(pid) (thread \(tid))"
+                        if let violation = rule.violation(try proc.status(path).credentials, subject: who) {
+                            return (violation.description, pins)
+                        }
+                    }
+                }
+                queue += try proc.children(of: pid, threads: threads)
+            } catch {
+                return ("cannot read restored task \(pid): \(error)", pins)
+            }
+        }
+        return (nil, pins)
+    }
+
     /// Every descriptor criu gave a restored task is something the caller
     /// could open with their own credentials: not on a kernel interface
     /// (procfs, sysfs, devpts and the like: there what a descriptor may do
     /// can depend on who opened it), no device but /dev/null and its kin.
     /// Decided by what each descriptor really is, not by its path.
-    static func descriptorProblem(pid: Int32, inner: Int32, in proc: ProcFilesystem, uid: UInt32) -> String? {
+    /// `allowProcRoot`: while criu's restorer runs, each task still holds
+    /// criu's descriptor of the /proc directory itself (a directory anyone
+    /// may open); it is closed before the task runs.
+    static func descriptorProblem(pid: Int32, inner: Int32, in proc: ProcFilesystem, uid: UInt32,
+                                  allowProcRoot: Bool = false) -> String? {
         guard let dir = try? proc.openDirectory("\(pid)/fd") else { return "cannot read the descriptors of restored task \(inner)" }
         guard (try? dir.status().owner) == uid, let names = try? dir.entries() else {
             return "restored task \(inner) is not dumpable (its descriptors cannot be checked)"
         }
         for name in names {
-            guard let file = try? dir.open(name, [.pathOnly]) else { continue }   // closed meanwhile
+            let file: FileDescriptor
+            do { file = try dir.open(name, [.pathOnly]) } catch {
+                if error.errno == .noSuchFileOrDirectory { continue }   // closed meanwhile
+                return "cannot check descriptor \(name) of restored task \(inner): \(error.errno)"
+            }
             guard let type = try? file.fileSystemType(), let st = try? file.status() else {
                 return "cannot check descriptor \(name) of restored task \(inner)"
             }
+            // A pidfd (on pidfs) does what its *user* may do to the process
+            // (signal it, pidfd_getfd with ptrace rights), whoever opened it.
+            if type == .pidfs { continue }
+            if allowProcRoot && type == .proc && st.isDirectory && st.inode == 1 { continue }
             if FileSystemType.kernelInterfaces.contains(type) {
                 return "restored task \(inner) holds descriptor \(name) on \(type) (\(dir.readLink(name) ?? "?")), which criu-helper does not restore"
             }

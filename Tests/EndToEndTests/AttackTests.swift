@@ -471,6 +471,53 @@ struct AttackTests {
         expectNoCapableProcess()
     }
 
+    @Test("the same swap with the helper stopped while criu restores and the restored task continued by the caller: criu's action script refuses while criu still holds the tasks, and nothing restored ever runs")
+    func executableSwappedHelperStopped() throws {
+        let base = "\(User.alice.home)/e2e/swap2"
+        let dir = User.alice.scratch("swap2-images")
+        Shell.root("rm -rf \(base)")
+        Shell.user(.alice, "mkdir -p \(base) && cp /usr/bin/sleep \(base)/prog")
+        defer { killAll(.alice) }
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(base)/prog 100000 > /dev/null 2>&1 &)")
+        #expect(eventually(20) { recordedJob(dir) != nil })
+        try #require(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
+        let gen = Shell.root("ls -d \(dir)/g0* | tail -1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        ImageForge(directory: gen).rewrite("files.img") { entries in
+            entries.map { entry in
+                entry.editing(3) { reg in
+                    guard reg.fields.contains(where: { field in
+                        if field.number == 6, case .bytes(let b) = field.value { return String(decoding: b, as: UTF8.self) == "\(base)/prog" }
+                        return false
+                    }) else { return reg }
+                    return [8, 10, 11, 12, 13, 14].reduce(reg) { $0.removing($1) }
+                }
+            }
+        }
+        Shell.root("chown -R \(User.alice.name): \(gen)")
+        Shell.user(.alice, "ln -s /usr/bin/passwd \(base)/prog.new")
+        let swapped = "\(User.alice.home)/e2e/swap2.out", result = "\(User.alice.home)/e2e/swap2-restore.out"
+        Shell.user(.alice, "(\(E2E.bin)/ch-swap \(base)/prog \(base)/prog.new 60 stop-helper > \(swapped) 2>&1 &)")
+        Shell.user(.alice, "(sh -c '\(E2E.helper) restore --images-dir \(dir); echo exit $?' > \(result) 2>&1 &)")
+        #expect(eventually(60) { lastLine(swapped) == "swapped" }, "\(lastLine(swapped))")
+        // criu finishes (or gives up) while the helper is stopped; the caller
+        // then continues whatever is stopped, as the red team did.
+        #expect(eventually(60) { Shell.root("pgrep -u \(User.alice.uid) -x criu").stdout.isEmpty })
+        let stopped = Shell.root("ps -u \(User.alice.uid) -o pid=,stat=,comm= | awk '$2 ~ /^T/ && $3 == \"criu-helper\"'").stdout
+        #expect(!stopped.isEmpty, "the helper was stopped")
+        // Without the action script, the restored task would be here now,
+        // stopped, showing /usr/bin/passwd, for the caller to continue.
+        let runsPasswd = "for p in $(pgrep -u \(User.alice.uid)); do readlink /proc/$p/exe; done | grep -qx /usr/bin/passwd"
+        #expect(Shell.root(runsPasswd).status != 0, "a restored task shows /usr/bin/passwd: \(Shell.root("ps -u \(User.alice.uid) -o pid,stat,comm").stdout)")
+        Shell.root("for p in $(ps -u \(User.alice.uid) -o pid=,comm= | awk '$2 != \"criu-helper\" {print $1}'); do kill -CONT $p; done")
+        #expect(Shell.root(runsPasswd).status != 0, "a restored task runs /usr/bin/passwd")
+        Shell.root("pkill -CONT -u \(User.alice.uid) -x criu-helper")
+        #expect(eventually(60) { lastLine(result).hasPrefix("exit ") }, "\((try? String(contentsOfFile: result, encoding: .utf8)) ?? "")")
+        let text = (try? String(contentsOfFile: result, encoding: .utf8)) ?? ""
+        #expect(lastLine(result) == "exit 77", "\(text)")
+        #expect(text.contains("criu-helper: refused: restored task ") && text.contains("runs /usr/bin/passwd, which is set-user-ID or set-group-ID; everything restored was killed"), "\(text)")
+        expectNoCapableProcess()
+    }
+
     // MARK: Third red team. 5: another user takes the name criu recreates a deleted file at
 
     @Test("another user taking the name a deleted file is recreated at: dump does not end the job, restore is refused with one clear line, and works once the name is free")

@@ -28,6 +28,9 @@ struct HygieneTests {
             #expect(report.contains("\(set):\t0000010000000000"), "\(set) \(report)")
         }
         #expect(report.contains("NoNewPrivs:\t1"))
+        // criu is dumpable while it holds its capability, and the caller can
+        // raise its core limit: its working directory is not the caller's.
+        #expect(report.contains("cwd=/"), "\(report.filter { $0.hasPrefix("cwd=") })")
         // (the probe's own report file aside)
         let fds = report.filter { $0.hasPrefix("fd=") && !$0.contains("/tmp/criu-probe") }.map { $0.split(separator: " ")[0] }
         #expect(fds.sorted() == ["fd=0", "fd=1", "fd=2", "fd=3"])

@@ -44,6 +44,8 @@ int main(int argc, char **argv) {
     if (!out) return 70;
     for (int i = 0; i < argc; i++) fprintf(out, "argv[%d]=%s\n", i, argv[i]);
     for (char **e = environ; *e; e++) fprintf(out, "env=%s\n", *e);
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) fprintf(out, "cwd=%s\n", cwd);
     copy_status(out, "Cap");
     copy_status(out, "NoNewPrivs");
     copy_status(out, "SigBlk");

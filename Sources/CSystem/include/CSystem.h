@@ -71,6 +71,7 @@ static inline int chs_wtermsig(int status) { return WTERMSIG(status); }
 // --- prctl (variadic in C) --------------------------------------------------
 static inline int chs_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL); }
 static inline int chs_get_no_new_privs(void) { return prctl(PR_GET_NO_NEW_PRIVS, 0UL, 0UL, 0UL, 0UL); }
+static inline int chs_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0UL, 0UL, 0UL, 0UL); }
 
 // --- detached tmpfs (new mount API) -----------------------------------------
 static inline int chs_fsopen(const char *fsname) { return (int)syscall(SYS_fsopen, fsname, 1 /* FSOPEN_CLOEXEC */); }
@@ -122,6 +123,7 @@ struct chs_child {
     int null_stdio;              // bit 0, 1, 2: that descriptor from /dev/null (opened in the child)
     const struct chs_caller_state *caller;   // NULL: signals reset; else the caller's signals, limits and umask
     int reopen_stdio;            // 1: regular files and devices among 0-2 reopened by path, once capabilities are dropped
+    int chdir_root;              // 1: chdir("/") before exec
 };
 /// The steps of chs_child_exec, in order; a failure names its step.
 enum chs_child_step {

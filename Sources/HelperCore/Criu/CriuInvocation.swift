@@ -52,11 +52,14 @@ public struct CriuInvocation: Equatable, Sendable {
         return CriuInvocation(arguments: args, logName: "dump.log")
     }
 
-    /// `criu restore`, detached, tasks left stopped for the helper to check.
-    public static func restore(shellJob: Bool) -> CriuInvocation {
+    /// `criu restore`, detached, tasks left stopped for the helper to check,
+    /// with criu-helper-restore-check (a root-owned program next to the
+    /// helper, `check` found it) as its action script: it checks what criu
+    /// restored while criu still holds the tasks.
+    public static func restore(shellJob: Bool, restoreCheck: String) -> CriuInvocation {
         var args = ["criu", "restore"] + common
             + ["-D", imagesPath, "-o", "restore.log", "--restore-detached", "--leave-stopped", "--pidfile", "restore.pid"]
-            + ["--file-locks", "--ext-unix-sk"]
+            + ["--file-locks", "--ext-unix-sk", "--action-script", restoreCheck]
         if shellJob { args.append("--shell-job") }
         return CriuInvocation(arguments: args, logName: "restore.log")
     }

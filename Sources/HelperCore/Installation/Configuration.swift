@@ -47,6 +47,15 @@ public struct Configuration: Equatable, Sendable {
         return "/" + (parts + ["etc", fileName]).joined(separator: "/")
     }
 
+    /// The restore check criu runs as its action script
+    /// (criu-helper-restore-check), installed next to a binary at
+    /// `executable`: `<prefix>/libexec/criu-helper-restore-check`.
+    public static func restoreCheckPath(forExecutable executable: String) -> String {
+        var parts = executable.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        if parts.count >= 2 { parts.removeLast(2) } else { parts.removeAll() }
+        return "/" + (parts + ["libexec", "criu-helper-restore-check"]).joined(separator: "/")
+    }
+
     /// Loads and checks the file: root-owned all the way down, then parsed strictly.
     public static func load(from path: String) throws(HelperFailure) -> Configuration {
         let fd: FileDescriptor

@@ -81,6 +81,13 @@ public enum InstallationCheck {
             add(false, "criu: \(problem)")
         }
 
+        // The restore check criu runs as its action script.
+        let restoreCheck = Configuration.restoreCheckPath(forExecutable: executable)
+        switch Result(catching: { () throws(TrustedFile.Problem) in try TrustedFile.open(restoreCheck, .pathOnly) }) {
+        case .success: add(true, "restore check \(restoreCheck): found, root-owned, every directory above it too")
+        case .failure(let problem): add(false, "restore check: \(problem) (restores are refused without it)")
+        }
+
         // Yama would stop criu, which has no CAP_SYS_PTRACE, from seizing jobs.
         if let fd = try? FileDescriptor.open("/proc/sys/kernel/yama/ptrace_scope", .readOnly),
            let text = try? fd.readAll(limit: 16) {

@@ -143,13 +143,13 @@ final class JobLocation {
 
     /// The PID outside of the descendant of `reaper` numbered `inner` inside.
     static func descendant(of reaper: Int32, inner: Int32, proc: ProcFilesystem) -> Int32? {
-        var queue = proc.children(of: reaper)
+        var queue = (try? proc.children(of: reaper)) ?? []
         var next = 0
         while next < queue.count, next < 100_000 {
             let current = queue[next]
             next += 1
             if let status = try? proc.status("\(current)"), status.innermostPID == inner { return current }
-            queue += proc.children(of: current)
+            queue += (try? proc.children(of: current)) ?? []
         }
         return nil
     }

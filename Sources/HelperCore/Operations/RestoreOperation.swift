@@ -43,6 +43,7 @@ extension Session {
         fields.append(("pid-inside", .trusted(String(summary.root.pid))))
 
         let criu = try openCriu()
+        let restoreCheck = try restoreCheckPath()
         try recordAllowed("restore", fields)
         JobLog.append("restore generation=\(generation): allowed (\(summary.processes.count) tasks, root pid \(summary.root.pid))", in: dir.fd)
 
@@ -57,6 +58,15 @@ extension Session {
         for cut in output.cut {
             JobLog.append("restore generation=\(generation): cut \(cut.path) from \(cut.from) to \(cut.to) bytes", in: dir.fd)
         }
+        // Every failure from here on gives the output back what was cut.
+        func undoCut() {
+            guard !output.cut.isEmpty else { return }
+            let failed = OutputFiles.putBack(output, caller: caller)
+            JobLog.append("restore generation=\(generation): put back what was cut from \(output.cut.count - failed.count) of \(output.cut.count) files", in: dir.fd)
+            for (path, why) in failed {
+                JobLog.append("restore generation=\(generation): could not put back what was cut from \(path): \(why)", in: dir.fd)
+            }
+        }
         for kept in output.kept {
             JobLog.append("restore generation=\(generation): left \(kept.path) as it is: \(kept.why)", in: dir.fd)
         }
@@ -65,18 +75,30 @@ extension Session {
         //    is the helper's reaper: the restored PIDs cannot clash with
         //    anything, and if anything below fails, killing the reaper ends
         //    every restored task with it.
-        let invocation = CriuInvocation.restore(shellJob: summary.needsShellJob)
+        let invocation = CriuInvocation.restore(shellJob: summary.needsShellJob, restoreCheck: restoreCheck)
         let highest = (summary.processes.map(\.pid) + summary.processes.flatMap(\.threads)).max() ?? 300
         let lastPID = Int32(min(highest, UInt32(pidMax - 2)))
-        let reaper = try withPrivileges { (privileges) throws(HelperFailure) -> JobReaper in
-            do { return try privileges.startCriuRestoring(invocation.child, program: criu, passing: copy.root, lastPID: lastPID) }
-            catch { throw .unavailable("cannot start criu in new namespaces: \(error)") }
+        let reaper: JobReaper
+        do {
+            reaper = try withPrivileges { (privileges) throws(HelperFailure) -> JobReaper in
+                do { return try privileges.startCriuRestoring(invocation.child, program: criu, passing: copy.root, lastPID: lastPID) }
+                catch { throw .unavailable("cannot start criu in new namespaces: \(error)") }
+            }
+        } catch {
+            undoCut()
+            throw error
         }
         let criuCode = reaper.criuEnded(milliseconds: criuTimeoutMilliseconds)
         Self.copyLog(from: copy.root, name: invocation.logName, to: source)
         let log = dir.shown(generation + "/" + invocation.logName)
         guard let criuCode, criuCode == 0 else {
             reaper.kill()
+            undoCut()
+            // The restore check refused what criu restored (criu then killed it).
+            if let reason = Self.restoreCheckReason(in: copy.root) {
+                JobLog.append("restore generation=\(generation): killed by the restore check, \(reason)", in: dir.fd)
+                throw .refused("\(reason); everything restored was killed")
+            }
             let what = criuCode.map { "exit status \($0)" } ?? "did not finish within criu-timeout = \(config.criuTimeout) s and was killed"
             JobLog.append("restore generation=\(generation): criu failed (\(what)); log \(log)", in: dir.fd)
             throw .criuFailed("criu restore failed (\(what)); its log: \(log)")
@@ -84,7 +106,7 @@ extension Session {
 
         // 3. What the kernel restored, before any of it runs.
         let proc: ProcFilesystem
-        do { proc = try ProcFilesystem.system() } catch { reaper.kill(); throw .internalError("/proc: \(error)") }
+        do { proc = try ProcFilesystem.system() } catch { reaper.kill(); undoCut(); throw .internalError("/proc: \(error)") }
         let expected = summary.processes.map {
             RestoredTree.Expected(pid: Int32($0.pid), threads: $0.threads.map { Int32($0) }, wasStopped: $0.wasStopped)
         }
@@ -95,13 +117,15 @@ extension Session {
         case .failed(let failure):
             failure.killAll()
             reaper.kill()
+            undoCut()
             JobLog.append("restore generation=\(generation): killed, \(failure.reason)", in: dir.fd)
             throw .refused("\(failure.reason); everything restored was killed")
         }
         let rootInside = Int32(summary.root.pid)
-        guard let rootOutside = restored.outerPIDs[rootInside] else { reaper.kill(); throw .internalError("restored root not found") }
+        guard let rootOutside = restored.outerPIDs[rootInside] else { reaper.kill(); undoCut(); throw .internalError("restored root not found") }
         guard reaper.keep(root: rootInside, detach: !request.wait) else {
             reaper.kill()
+            undoCut()
             throw .internalError("the job's reaper did not take the restored job over; everything restored was killed")
         }
         do { try restored.resume() } catch { throw .internalError("cannot resume the job: \(error)") }
@@ -174,6 +198,13 @@ extension Session {
         }
         if case .exited(let code) = status, code > 128, code < 128 + 65 { return .signaled(code - 128) }
         return status
+    }
+
+    /// What criu-helper-restore-check wrote, if it refused.
+    static func restoreCheckReason(in copy: borrowing FileDescriptor) -> String? {
+        guard let fd = try? copy.open("criu-helper-restore-check.txt", [.noFollow, .nonBlocking], resolve: [.noSymlinks, .beneath]),
+              let bytes = try? fd.readAll(limit: 4096), !bytes.isEmpty else { return nil }
+        return String(decoding: bytes.prefix(1000), as: UTF8.self)
     }
 
     /// Puts criu's log next to the images, where the job's author reads it.

@@ -45,7 +45,7 @@ extension Session {
         }
         let proc: ProcFilesystem
         do { proc = try ProcFilesystem.system() } catch { reaper.kill(); throw .internalError("/proc: \(error)") }
-        let jobPID = proc.children(of: reaper.pid).first ?? -1
+        let jobPID = (try? proc.children(of: reaper.pid))?.first ?? -1
         if let dir {
             let start = (try? TaskStat.parse(try proc.read("\(reaper.pid)/stat")))?.startTime ?? 0
             try JobRecord(reaperPID: reaper.pid, reaperStartTime: start, rootInnerPID: reaper.childInside,

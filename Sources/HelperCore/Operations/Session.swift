@@ -95,6 +95,15 @@ public final class Session {
         }
     }
 
+    /// The restore check next to this binary: root-owned all the way down.
+    func restoreCheckPath() throws(HelperFailure) -> String {
+        let path = Configuration.restoreCheckPath(forExecutable: Startup.executablePath())
+        do { _ = try TrustedFile.open(path, .pathOnly) } catch {
+            throw .unavailable("the restore check \(error) (install it with install/setcap.sh or the package)")
+        }
+        return path
+    }
+
     /// The one credential rule, for the tree, the images and the restored tasks.
     var rule: CredentialRule {
         CredentialRule(uid: caller.uid, groups: caller.groups, requireNoNewPrivileges: config.requireNoNewPrivileges)

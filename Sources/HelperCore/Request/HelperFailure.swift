@@ -2,11 +2,21 @@
 /// message for stderr, and a short reason for the audit record.
 public struct HelperFailure: Error, Sendable, CustomStringConvertible {
     public var code: ExitCode
-    public var message: String
+    public private(set) var message: String
 
+    /// Control characters in `message` (a path read back from /proc may
+    /// hold a newline) are shown escaped: a refusal is always one line.
     public init(_ code: ExitCode, _ message: String) {
         self.code = code
-        self.message = message
+        var line = ""
+        for scalar in message.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                line += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            } else {
+                line.unicodeScalars.append(scalar)
+            }
+        }
+        self.message = line
     }
 
     public static func refused(_ message: String) -> HelperFailure { HelperFailure(.refused, message) }

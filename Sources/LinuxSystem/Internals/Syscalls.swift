@@ -95,6 +95,7 @@ func sys_getgroups() -> [UInt32] {
 }
 func sys_set_no_new_privs() -> Int32 { chs_set_no_new_privs() }
 func sys_get_no_new_privs() -> Int32 { chs_get_no_new_privs() }
+func sys_set_not_dumpable() -> Int32 { chs_set_not_dumpable() }
 func sys_reset_signals() -> Int32 { chs_reset_signals() }
 func sys_fsopen(_ name: String) -> Int32 { chs_fsopen(name) }
 func sys_fsconfig(_ fd: Int32, _ key: String, _ value: String) -> Int32 { chs_fsconfig_string(fd, key, value) }
