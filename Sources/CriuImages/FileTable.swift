@@ -92,12 +92,11 @@ public struct FileTable: Sendable {
                 try sub.requireOnly([1, 2, 3, 4, 5], in: "pidfd_entry")
                 try Self.checkOwner(sub.message(5, "fown"), caller: caller, who: "pidfd \(id)")
                 let flags = try sub.requiredUInt32(3, "flags")
-                // O_ACCMODE, O_NONBLOCK and O_CLOEXEC only (criu refuses PIDFD_THREAD).
+                // O_ACCMODE, O_NONBLOCK and O_CLOEXEC only (not PIDFD_THREAD, O_EXCL: criu refuses it).
                 guard flags & ~UInt32(0o3 | 0o4000 | 0o2000000) == 0 else {
                     throw .forbidden(file: "", "pidfd \(id) has flags \(String(flags, radix: 8))")
                 }
-                let raw = try sub.requiredUInt32(4, "nspid")
-                let nspid = Int32(bitPattern: raw)
+                let nspid = try sub.requiredInt32(4, "nspid")
                 guard nspid == -1 || nspid > 0 else { throw .malformed(file: "", "pidfd \(id) names pid \(nspid)") }
                 pidfdTargets[id] = nspid == -1 ? UInt32?.none : UInt32(nspid)
             }

@@ -1,7 +1,10 @@
 /// Which network sockets an image may hold: only what the kernel lets the
 /// caller make anyway, with no privilege — TCP sockets listening or not yet
-/// connected, UDP sockets — on the node's own addresses and on ports the
-/// caller may bind, without options that need a capability. criu restores
+/// connected, UDP sockets — on ports the caller may bind, without options
+/// that need a capability. Any address: IP_FREEBIND and IPV6_FREEBIND need
+/// none, so anyone may bind an address the node does not have (criu binds
+/// with them at restore, zdtm's sk-freebind-false), and such a socket only
+/// receives what is routed to the node anyway. criu restores
 /// them with cap_checkpoint_restore alone (never cap_sys_admin or
 /// cap_net_*), so the kernel would refuse the rest too; refusing it here
 /// says why, before anything is done.
@@ -9,13 +12,9 @@ public struct InetSocketPolicy: Sendable {
     /// /proc/sys/net/ipv4/ip_unprivileged_port_start: lower ports need
     /// CAP_NET_BIND_SERVICE.
     public var unprivilegedPortStart: UInt32
-    /// Whether an address (network byte order words, as criu stores them: one
-    /// for IPv4, four for IPv6) is one of this node's.
-    public var isLocalAddress: @Sendable (_ family: UInt32, _ words: [UInt32]) -> Bool
 
-    public init(unprivilegedPortStart: UInt32, isLocalAddress: @escaping @Sendable (UInt32, [UInt32]) -> Bool) {
+    public init(unprivilegedPortStart: UInt32) {
         self.unprivilegedPortStart = unprivilegedPortStart
-        self.isLocalAddress = isLocalAddress
     }
 
     /// Refuses every inet socket (criu 4.1.1 cannot dump one on Linux >= 6.16).
@@ -53,12 +52,6 @@ public struct InetSocketPolicy: Sendable {
         let address = try sk.repeatedUInt32(11, "src_addr")
         guard address.count == (family == Self.inet ? 1 : 4) || address.isEmpty else { throw .malformed(file: "", "socket \(id) address") }
         let ip = try sk.message(16, "ip_opts")
-        // IP_FREEBIND (no capability needed) lets anyone bind an address
-        // the node does not have yet; without it, the address must be local.
-        let freebind = try ip?.bool(1, "freebind") ?? false
-        if !freebind && !address.isEmpty && !address.allSatisfy({ $0 == 0 }) && !isLocalAddress(family, address) {
-            throw refuse("bound to an address that is not this node's")
-        }
         if let opts = try sk.message(14, "opts") {
             if let priority = try opts.uint32(8, "so_priority"), priority > 6 { throw refuse("of priority \(priority) (above 6 needs cap_net_admin)") }
             if let mark = try opts.uint32(10, "so_mark"), mark != 0 { throw refuse("marked (SO_MARK needs cap_net_admin)") }

@@ -123,6 +123,16 @@ public struct ProtobufMessage: Sendable {
         return v
     }
 
+    /// A required int32 field: a negative value is the varint of its 64-bit
+    /// sign extension (ten bytes). Anything else above 2^31-1 is refused:
+    /// protobuf-c would keep only its low 32 bits.
+    public func requiredInt32(_ number: UInt32, _ name: String) throws(ImageError) -> Int32 {
+        guard let v = try uint64(number, name) else { throw .malformed(file: "", "no \(name)") }
+        let signed = Int64(bitPattern: v)
+        guard let value = Int32(exactly: signed) else { throw .forbidden(file: "", "\(name) \(signed) does not fit in 32 bits") }
+        return value
+    }
+
     public func requiredUInt64(_ number: UInt32, _ name: String) throws(ImageError) -> UInt64 {
         guard let v = try uint64(number, name) else { throw .malformed(file: "", "no \(name)") }
         return v

@@ -69,12 +69,10 @@ struct StateTests {
         try expectForgedRefused("bound to port 80, below ip_unprivileged_port_start") { $0.editing(4) { $0.setting(7, 80) } }
     }
 
-    @Test("a forged listener on an address that is not this node's is refused")
-    func foreignAddress() throws {
-        // 10.99.99.99, bytes 0a 63 63 63 read as a little-endian word.
-        try expectForgedRefused("bound to an address that is not this node's") {
-            $0.editing(4) { $0.removing(11).adding(11, .varint(0x6363_630a)) }
-        }
+    /// inet_sk_entry field 14 is sk_opts_entry: 10 so_mark.
+    @Test("a forged SO_MARK on the listener (setting one needs cap_net_admin) is refused")
+    func markedSocket() throws {
+        try expectForgedRefused("marked (SO_MARK needs cap_net_admin)") { $0.editing(4) { $0.editing(14) { $0.setting(10, 7) } } }
     }
 
     /// file_entry field 22 is pidfd_entry: 4 nspid.

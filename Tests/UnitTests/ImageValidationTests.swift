@@ -188,7 +188,7 @@ struct ImageValidationTests {
         return ProtobufMessage(fields: f)
     }
 
-    static let network = InetSocketPolicy(unprivilegedPortStart: 1024) { family, words in family == 2 && words == [0x0100_007F] }
+    static let network = InetSocketPolicy(unprivilegedPortStart: 1024)
 
     func checkSocket(_ sk: ProtobufMessage) throws(ImageError) {
         let entry = Wire.encode([.init(number: 1, value: .varint(4)), .init(number: 2, value: .varint(7)),
@@ -196,10 +196,11 @@ struct ImageValidationTests {
         _ = try FileTable(filesImage: Wire.image(magic: 0x5630_3138, entries: [entry]), caller: Self.caller, network: Self.network)
     }
 
-    @Test("network sockets: a TCP listener and UDP on the node's addresses and unprivileged ports pass")
+    @Test("network sockets: a TCP listener and UDP on unprivileged ports pass, on any address (IP_FREEBIND needs no capability)")
     func socketsAccepted() throws {
         try checkSocket(Self.inetSocket())
         try checkSocket(Self.inetSocket { f in f.removeAll { $0.number == 11 }; f.append(.init(number: 11, value: .varint(0x0100_007F))) })
+        try checkSocket(Self.inetSocket { f in f.removeAll { $0.number == 11 }; f.append(.init(number: 11, value: .varint(0x6363_630A))) })
         try checkSocket(Self.inetSocket { f in
             f.removeAll { [4, 5, 6].contains($0.number) }
             f += [.init(number: 4, value: .varint(2)), .init(number: 5, value: .varint(17)), .init(number: 6, value: .varint(7))]
@@ -211,7 +212,6 @@ struct ImageValidationTests {
         (6, 1, "an established TCP connection"),
         (4, 3, "a raw or other socket"),
         (3, 17, "of address family 17"),
-        (11, 0x0100_000A, "not this node's"),
     ])
     func socketsRefused(_ field: UInt32, _ value: UInt64, _ text: String) {
         let sk = Self.inetSocket { f in f.removeAll { $0.number == field }; f.append(.init(number: field, value: .varint(value))) }
@@ -225,6 +225,31 @@ struct ImageValidationTests {
             let opts = Wire.encode((1...6).map { ProtobufMessage.Field(number: UInt32($0), value: .varint(0)) } + [.init(number: field, value: value)])
             let sk = Self.inetSocket { f in f.removeAll { $0.number == 14 }; f.append(.init(number: 14, value: .bytes(ArraySlice(opts)))) }
             do { try checkSocket(sk); Issue.record("accepted: \(text)") } catch { #expect("\(error)".contains(text), "\(error)") }
+        }
+    }
+
+    /// A files.img entry holding pidfd_entry (file_entry field 22): id 1,
+    /// flags, nspid as criu writes it (int32: -1 as ten bytes).
+    func pidfdTable(flags: UInt64, nspid: UInt64) throws(ImageError) -> FileTable {
+        let pidfd = Wire.encode([.init(number: 1, value: .varint(9)), .init(number: 2, value: .varint(1)),
+                                 .init(number: 3, value: .varint(flags)), .init(number: 4, value: .varint(nspid)),
+                                 .init(number: 5, value: .bytes(ArraySlice(Wire.encode([]))))])
+        let entry = Wire.encode([.init(number: 1, value: .varint(20)), .init(number: 2, value: .varint(9)),
+                                 .init(number: 22, value: .bytes(ArraySlice(pidfd)))])
+        return try FileTable(filesImage: Wire.image(magic: 0x5630_3138, entries: [entry]), caller: Self.caller)
+    }
+
+    @Test("pidfds: of a live process or of an ended one (nspid -1, ten bytes); other negative or oversized pids and PIDFD_THREAD are refused")
+    func pidfds() throws {
+        #expect(try pidfdTable(flags: 0o2, nspid: 42).pidfdTargets[9] == .some(42))
+        #expect(try pidfdTable(flags: 0o2000002, nspid: UInt64.max).pidfdTargets[9] == .some(nil), "nspid -1: an ended process")
+        for (flags, nspid, text) in [(UInt64(0o2), UInt64(0x8000_0000), "does not fit in 32 bits"),
+                                     (0o2, UInt64(bitPattern: -2), "names pid -2"),
+                                     (0o2, 0, "names pid 0"),
+                                     (0o2 | 0o200, 42, "has flags")] {
+            do { _ = try pidfdTable(flags: flags, nspid: nspid); Issue.record("accepted \(text)") } catch {
+                #expect("\(error)".contains(text), "\(error)")
+            }
         }
     }
 

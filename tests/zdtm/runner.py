@@ -219,7 +219,11 @@ class Test:
         self.command = command   # what make NAME.pid runs, for `run`
         self.static = opts.static
         fl = desc.get("flags", "").split()
-        self.excl = "excl" in fl
+        # zdtm's "excl" tests (file locks), and the network tests: several
+        # bind one fixed port (socket_listen, socket_listen6 and
+        # socket_listen4v6 share 8880), and two at once make one restore
+        # fail with "Address already in use".
+        self.excl = "excl" in fl or bool(re.match(r"(socket|sock_|sk-|unbound_sock)", name))
         self.start_timeout = max(START_TIMEOUT, int(desc.get("timeout") or 0) * 2)
 
     def path(self, *p):
@@ -519,7 +523,7 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
         for r in pool.map(lambda t: run_test(t, ways), [t for t in tests if not t.excl]):
             results[r["name"]] = r
-    for t in tests:   # zdtm's "excl" tests (file locks): one at a time, alone
+    for t in tests:   # the exclusive tests: one at a time, alone
         if t.excl:
             results[t.name] = run_test(t, ways)
     kill_all()

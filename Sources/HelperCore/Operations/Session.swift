@@ -112,7 +112,7 @@ public final class Session {
     var imageValidator: ImageValidator {
         var validator = ImageValidator(caller: rule, maximumTasks: config.maximumTasks, maximumThreads: config.maximumThreads,
                                        pidMax: UInt32(pidMax))
-        validator.network = NodeAddresses.policy()
+        validator.network = NetworkRule.policy()
         validator.allowsMultiThreadedTasks = config.multiThreaded == .allow
         return validator
     }
