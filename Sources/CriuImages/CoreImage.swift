@@ -6,6 +6,9 @@ public struct CoreImage: Sendable {
     /// task_core.task_state was TASK_STOPPED (3): the task was stopped when
     /// it was dumped, and stays stopped when restored.
     public var wasStopped = false
+    /// task_core.stop_signo of a stopped task when it is a job-control stop
+    /// (SIGTSTP, SIGTTIN, SIGTTOU: 20-22); nil for SIGSTOP, or none.
+    public var stopSignal: Int32?
 
     // core_entry: mtype 1, thread_info 2, tc 3, ids 4, thread_core 5, other architectures 6, 8-13.
     static let knownCore: Set<UInt32> = [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13]
@@ -56,6 +59,10 @@ public struct CoreImage: Sendable {
         if let tc = taskCore {
             try tc.requireOnly(Self.knownTaskCore, in: "task_core")
             wasStopped = try tc.uint32(1, "task_state") == 3
+            if wasStopped, let signo = try tc.uint32(21, "stop_signo") {
+                guard (1...64).contains(signo) else { throw .malformed(file: "", "\(who) was stopped by signal \(signo)") }
+                if (20...22).contains(signo) { stopSignal = Int32(signo) }
+            }
             if let cg = try tc.uint32(9, "cg_set"), cg != 0 { throw .forbidden(file: "", "\(who) names a cgroup set") }
             if let mode = try tc.uint32(11, "old_seccomp_mode"), mode != 0 {
                 throw .forbidden(file: "", "\(who) has a seccomp filter")

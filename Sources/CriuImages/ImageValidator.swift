@@ -96,7 +96,10 @@ public struct ImageValidator: Sendable {
                     try core.namespaces?.checkSame(as: rootIDs, who: who)
                     return core
                 }
-                if tid == process.pid { processes[index].wasStopped = core.wasStopped }
+                if tid == process.pid {
+                    processes[index].wasStopped = core.wasStopped
+                    processes[index].stopSignal = core.stopSignal
+                }
             }
             let idsName = "ids-\(process.pid).img"
             if let bytes = try load(idsName) {

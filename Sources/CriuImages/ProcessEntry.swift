@@ -12,6 +12,9 @@ public struct ProcessEntry: Sendable, Equatable {
     public var isZombie = false
     /// Stopped when it was dumped (from its core image).
     public var wasStopped = false
+    /// The job-control signal it was stopped by (SIGTSTP, SIGTTIN, SIGTTOU),
+    /// or nil for SIGSTOP.
+    public var stopSignal: Int32?
 
     init(_ m: ProtobufMessage) throws(ImageError) {
         try m.requireOnly([1, 2, 3, 4, 5], in: "pstree_entry")

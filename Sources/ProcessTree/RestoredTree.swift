@@ -12,7 +12,11 @@ public final class RestoredTree {
         public var threads: [Int32]
         /// The task was stopped when it was dumped: it stays stopped.
         public var wasStopped: Bool
-        public init(pid: Int32, threads: [Int32], wasStopped: Bool = false) {
+        /// The job-control signal it was stopped by, which it is stopped by
+        /// again (criu leaves every task stopped by SIGSTOP).
+        public var stopSignal: Int32?
+        public init(pid: Int32, threads: [Int32], wasStopped: Bool = false, stopSignal: Int32? = nil) {
+            self.stopSignal = stopSignal
             self.pid = pid
             self.threads = threads
             self.wasStopped = wasStopped
@@ -25,8 +29,12 @@ public final class RestoredTree {
     public let outerPIDs: [Int32: Int32]
     /// Outside PIDs of the tasks that were running when they were dumped.
     let toResume: [Int32]
+    /// Processes stopped by a job-control signal when they were dumped.
+    let toStopAgain: [(pid: Int32, signal: Int32)]
 
-    init(pins: [Int32: any ProcessPin], outerPIDs: [Int32: Int32], toResume: [Int32]) {
+    init(pins: [Int32: any ProcessPin], outerPIDs: [Int32: Int32], toResume: [Int32],
+         toStopAgain: [(pid: Int32, signal: Int32)] = []) {
+        self.toStopAgain = toStopAgain
         self.pins = pins
         self.outerPIDs = outerPIDs
         self.toResume = toResume
@@ -41,6 +49,7 @@ public final class RestoredTree {
         var pins: [Int32: any ProcessPin] = [:]
         var outer: [Int32: Int32] = [:]
         var toResume: [Int32] = []
+        var toStopAgain: [(pid: Int32, signal: Int32)] = []
         let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.pid, $0) })
         var queue: [Int32]
         do { queue = try proc.children(of: reaper) } catch {
@@ -84,7 +93,7 @@ public final class RestoredTree {
                 }
                 if let problem = descriptorProblem(pid: pid, inner: inner, in: proc, uid: rule.uid) { return fail(problem) }
                 if let problem = executableProblem(pid: pid, inner: inner, in: proc) { return fail(problem) }
-                if !want.wasStopped { toResume.append(pid) }
+                if !want.wasStopped { toResume.append(pid) } else if let signal = want.stopSignal { toStopAgain.append((pid, signal)) }
                 queue += try proc.children(of: pid)
             } catch {
                 return fail("cannot read restored task \(pid): \(error)")
@@ -92,7 +101,7 @@ public final class RestoredTree {
         }
         let missing = Set(wanted.keys).subtracting(outer.keys)
         guard missing.isEmpty else { return fail("tasks \(missing.sorted()) of the images were not restored") }
-        return .passed(RestoredTree(pins: pins, outerPIDs: outer, toResume: toResume))
+        return .passed(RestoredTree(pins: pins, outerPIDs: outer, toResume: toResume, toStopAgain: toStopAgain))
     }
 
     /// The check criu's action script makes while criu still holds the
@@ -214,9 +223,44 @@ public final class RestoredTree {
     }
 
     /// Lets the job run: SIGCONT to every restored process that was running
-    /// when it was dumped, through its pidfd. One stopped then stays stopped.
-    public func resume() throws(SystemError) {
+    /// when it was dumped, through its pidfd. One stopped then stays stopped,
+    /// and one stopped by SIGTSTP, SIGTTIN or SIGTTOU is stopped by that
+    /// signal again (its parent's waitid reports it): SIGCONT then the
+    /// signal, the pair queued together so that it stops before it runs its
+    /// own code. The kernel discards those signals in an orphaned process
+    /// group (no member has a parent in another group of the same session):
+    /// such a process is left stopped by SIGSTOP, never continued. One not
+    /// stopped again within two seconds all the same gets SIGSTOP.
+    public func resume(in proc: ProcFilesystem) throws(SystemError) {
         for pid in toResume { try pins[pid]?.send(.continue) }
+        var stats: [Int32: TaskStat] = [:]
+        if !toStopAgain.isEmpty {
+            for pid in pins.keys { stats[pid] = try? TaskStat.parse(try proc.read("\(pid)/stat")) }
+        }
+        func orphaned(_ group: Int32) -> Bool {
+            !stats.values.contains { member in
+                guard member.processGroup == group else { return false }
+                let parent = stats[member.ppid] ?? (try? TaskStat.parse(try proc.read("\(member.ppid)/stat")))
+                guard let parent else { return false }
+                return parent.processGroup != group && parent.session == member.session
+            }
+        }
+        var stoppedAgain: [Int32] = []
+        for (pid, signal) in toStopAgain {
+            guard let pin = pins[pid], let stat = stats[pid], !orphaned(stat.processGroup) else { continue }
+            try pin.send(.continue)
+            try pin.send(Signal(rawValue: signal))
+            stoppedAgain.append(pid)
+        }
+        for pid in stoppedAgain {
+            guard let pin = pins[pid] else { continue }
+            var tries = 0
+            while tries < 200, let status = try? proc.status("\(pid)"), !status.isStopped, !status.isZombie {
+                Kernel.sleep(nanoseconds: 10_000_000)
+                tries += 1
+            }
+            if tries == 200 { try pin.send(.stop) }
+        }
     }
 }
 

@@ -361,6 +361,38 @@ struct AttackTests {
         #expect(Shell.root("ps -u \(User.alice.uid) -o stat=,comm= | grep '^S.*sh'").status == 0, "its parent runs")
     }
 
+    @Test("a task stopped by SIGTSTP comes back stopped by SIGTSTP: its parent's waitid says so before and after restore")
+    func stopSignalKept() throws {
+        let script = "\(User.alice.home)/e2e/stop-signal.py"
+        Shell.user(.alice, """
+            mkdir -p \(User.alice.home)/e2e && cat > \(script) <<'PY'
+            import os, signal, time
+            child = os.fork()
+            if child == 0:
+                os.setpgid(0, 0)
+                while True: time.sleep(1)
+            os.setpgid(child, child)  # its own group, with its parent in the session: not orphaned
+            os.kill(child, signal.SIGTSTP)
+            while True:
+                info = os.waitid(os.P_PID, child, os.WSTOPPED | os.WNOWAIT | os.WNOHANG)
+                print("stopped by %d" % info.si_status if info else "running", flush=True)
+                time.sleep(0.1)
+            PY
+            """)
+        let dir = User.alice.scratch("stop-signal")
+        let out = "\(User.alice.home)/e2e/stop-signal.out"
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- /usr/bin/python3 \(script) > \(out) 2>&1 &)")
+        defer { killAll(.alice) }
+        try #require(eventually(20) { lastLine(out) == "stopped by \(SIGTSTP)" }, "\(lines(out).suffix(3))")
+        #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        try #require(restore.status == 0, "\(restore)")
+        let at = lines(out).count
+        #expect(eventually(20) { lines(out).count > at + 5 }, "the restored parent runs")
+        let after = lines(out).dropFirst(at + 1)
+        #expect(!after.isEmpty && after.allSatisfy { $0 == "stopped by \(SIGTSTP)" }, "after restore: \(Array(after.suffix(5)))")
+    }
+
     // MARK: Third red team. 1: a thread that has dropped criu's capability lends it to its siblings
 
     @Test("a multi-threaded job is not dumped where the site refuses multi-threaded tasks: one clear line, the job runs on")

@@ -108,7 +108,8 @@ extension Session {
         let proc: ProcFilesystem
         do { proc = try ProcFilesystem.system() } catch { reaper.kill(); undoCut(); throw .internalError("/proc: \(error)") }
         let expected = summary.processes.map {
-            RestoredTree.Expected(pid: Int32($0.pid), threads: $0.threads.map { Int32($0) }, wasStopped: $0.wasStopped)
+            RestoredTree.Expected(pid: Int32($0.pid), threads: $0.threads.map { Int32($0) }, wasStopped: $0.wasStopped,
+                                  stopSignal: $0.stopSignal)
         }
         let restored: RestoredTree
         switch RestoredTree.verify(expected, below: reaper.pid, in: proc, rule: rule) {
@@ -128,7 +129,7 @@ extension Session {
             undoCut()
             throw .internalError("the job's reaper did not take the restored job over; everything restored was killed")
         }
-        do { try restored.resume() } catch { throw .internalError("cannot resume the job: \(error)") }
+        do { try restored.resume(in: proc) } catch { throw .internalError("cannot resume the job: \(error)") }
         // From here the job writes after this checkpoint.
         dir.markRanAfter(generation)
 
