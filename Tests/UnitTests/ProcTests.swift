@@ -124,6 +124,15 @@ struct ProcTests {
         #expect(tree.tasks.map(\.pid) == [100, 101] && tree.threadCount == 3)
     }
 
+    @Test("a children list that cannot be read is a refusal, not a leaf (fail closed)")
+    func unreadableChildren() throws {
+        let result = try inspect { root in
+            try? FileManager.default.removeItem(atPath: "\(root)/100/task/100/children")
+            try? FileManager.default.createDirectory(atPath: "\(root)/100/task/100/children", withIntermediateDirectories: false)
+        }
+        guard case .failure = result else { Issue.record("a tree whose children could not be listed was accepted"); return }
+    }
+
     @Test("a thread with other credentials is refused")
     func foreignThread() throws {
         let result = try inspect { root in

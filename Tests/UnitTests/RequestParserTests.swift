@@ -42,6 +42,13 @@ struct RequestParserTests {
     func shown() {
         #expect(RequestParser.shown("a'b\nc") == "'a\\x27b\\xac'")
     }
+
+    @Test("every refusal is one line: control characters from anywhere (a readlink of /proc) are escaped")
+    func oneLine() {
+        let failure = HelperFailure(.refused, "restored task 7 runs /tmp/a\ncriu-helper: restored 1 task\u{1b}[2K\u{7f}")
+        #expect(failure.message == "restored task 7 runs /tmp/a\\x0acriu-helper: restored 1 task\\x1b[2K\\x7f")
+        #expect(!failure.description.contains("\n"))
+    }
 }
 
 @Suite("configuration")
