@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
 extern char **environ;
@@ -123,6 +124,10 @@ int main(int argc, char **argv) {
                 raise(SIGSTOP);
                 for (;;) pause();
             }
+            // As criu does: return once the task is stopped (on a busy
+            // machine the child may not have reached its raise() yet).
+            int st;
+            if (p > 0) waitpid(p, &st, WUNTRACED);
         }
         return 0;
     }
@@ -146,12 +151,18 @@ int main(int argc, char **argv) {
                 raise(SIGSTOP);
                 for (;;) pause();
             }
+            // As criu does: return once the task is stopped (on a busy
+            // machine the child may not have reached its raise() yet).
+            int st;
+            if (p > 0) waitpid(p, &st, WUNTRACED);
         }
         return 0;
     }
     if (is_restore && !strcmp(mode, "stray")) {
         pid_t p = fork();
         if (p == 0) { setsid(); raise(SIGSTOP); for (;;) pause(); }
+        int st;
+        if (p > 0) waitpid(p, &st, WUNTRACED);
         FILE *pf = fopen("/tmp/criu-probe.stray", "w");
         if (pf) { fprintf(pf, "%d\n", (int)p); fclose(pf); }
     }
