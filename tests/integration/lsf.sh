@@ -107,7 +107,7 @@ wait_until() { # SECONDS COMMAND...: polls every 0.1 s
 J=0 PG=0
 KILLPOLL=(ORUN_KILL_POLL_TRIES=1)
 as_job() {
-	runuser -u "$U" -- env -i HOME="$UHOME" USER="$U" LOGNAME="$U" SHELL=/bin/bash \
+	runuser -u "$U" -- env -i --default-signal=INT,QUIT,TERM HOME="$UHOME" USER="$U" LOGNAME="$U" SHELL=/bin/bash \
 		PATH="$S/fakebin:${HELPER%/*}:/usr/local/bin:/usr/bin:/bin" LSF_SERVERDIR="$S/serverdir" \
 		LSF_FAKE_CALLS="$CALLS" LSB_JOBID="$J" LSB_CHKPNT_DIR="$T/ck/$J" LSB_OUTPUTFILE="$T/w$W/out" \
 		LSB_ECHKPNT_METHOD=criu LSB_JOBINDEX=0 "${KILLPOLL[@]}" "${JOBENV[@]}" "$@"
