@@ -20,7 +20,9 @@ import ProcessTree
 /// The helper checks all of this again once criu has left the tasks
 /// stopped, but the caller can stop the helper (it runs as the caller) and
 /// continue the tasks before it looks. This check cannot be skipped that
-/// way: stopping or killing it leaves the tasks held, or killed, by criu.
+/// way at "post-restore": stopping it leaves the tasks held, killing it
+/// makes criu kill them. criu ignores the status of "pre-resume": killed
+/// there, it leaves the credential check to the helper alone (README).
 /// It makes itself non-dumpable first: with criu's capability, and after,
 /// the caller cannot ptrace it. Its one input is /proc; its one output the
 /// reason, in the private copy criu restores from (CRTOOLS_IMAGE_DIR), where
