@@ -465,19 +465,20 @@ struct AttackTests {
 
     // MARK: Third red team. 3: a path swapped after validation
 
-    @Test("an executable swapped for a set-user-ID program after the images were checked: the restored task is found running it and everything restored is killed")
-    func executableSwapped() throws {
-        let base = "\(User.alice.home)/e2e/swap"
-        let dir = User.alice.scratch("swap-images")
+    /// A job of alice's running her own copy of sleep (BASE/prog), dumped;
+    /// its generation forged as the attacker would (the executable's size,
+    /// mode and build-id dropped, so that criu itself does not compare the
+    /// file it opens), and BASE/prog.new a link to /usr/bin/passwd, ready for
+    /// ch-swap to rename over BASE/prog while criu restores.
+    func dumpedSwappableJob(_ name: String) throws -> (base: String, dir: String) {
+        let base = "\(User.alice.home)/e2e/\(name)"
+        let dir = User.alice.scratch("\(name)-images")
         Shell.root("rm -rf \(base)")
         Shell.user(.alice, "mkdir -p \(base) && cp /usr/bin/sleep \(base)/prog")
-        defer { killAll(.alice) }
         Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(base)/prog 100000 > /dev/null 2>&1 &)")
         #expect(eventually(20) { recordedJob(dir) != nil })
         let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
         try #require(dump.status == 0, "\(dump)")
-        // As the attacker would: the file's size, mode and build-id dropped,
-        // so that criu itself does not compare the file it opens.
         let gen = Shell.root("ls -d \(dir)/g0* | tail -1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         ImageForge(directory: gen).rewrite("files.img") { entries in
             entries.map { entry in
@@ -492,6 +493,13 @@ struct AttackTests {
         }
         Shell.root("chown -R \(User.alice.name): \(gen)")
         Shell.user(.alice, "ln -s /usr/bin/passwd \(base)/prog.new")
+        return (base, dir)
+    }
+
+    @Test("an executable swapped for a set-user-ID program after the images were checked: the restored task is found running it and everything restored is killed")
+    func executableSwapped() throws {
+        defer { killAll(.alice) }
+        let (base, dir) = try dumpedSwappableJob("swap")
         let swapped = "\(User.alice.home)/e2e/swap.out"
         Shell.user(.alice, "(\(E2E.bin)/ch-swap \(base)/prog \(base)/prog.new 60 > \(swapped) 2>&1 &)")
         let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
@@ -505,28 +513,8 @@ struct AttackTests {
 
     @Test("the same swap with the helper stopped while criu restores and the restored task continued by the caller: criu's action script refuses while criu still holds the tasks, and nothing restored ever runs")
     func executableSwappedHelperStopped() throws {
-        let base = "\(User.alice.home)/e2e/swap2"
-        let dir = User.alice.scratch("swap2-images")
-        Shell.root("rm -rf \(base)")
-        Shell.user(.alice, "mkdir -p \(base) && cp /usr/bin/sleep \(base)/prog")
         defer { killAll(.alice) }
-        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(base)/prog 100000 > /dev/null 2>&1 &)")
-        #expect(eventually(20) { recordedJob(dir) != nil })
-        try #require(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
-        let gen = Shell.root("ls -d \(dir)/g0* | tail -1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        ImageForge(directory: gen).rewrite("files.img") { entries in
-            entries.map { entry in
-                entry.editing(3) { reg in
-                    guard reg.fields.contains(where: { field in
-                        if field.number == 6, case .bytes(let b) = field.value { return String(decoding: b, as: UTF8.self) == "\(base)/prog" }
-                        return false
-                    }) else { return reg }
-                    return [8, 10, 11, 12, 13, 14].reduce(reg) { $0.removing($1) }
-                }
-            }
-        }
-        Shell.root("chown -R \(User.alice.name): \(gen)")
-        Shell.user(.alice, "ln -s /usr/bin/passwd \(base)/prog.new")
+        let (base, dir) = try dumpedSwappableJob("swap2")
         let swapped = "\(User.alice.home)/e2e/swap2.out", result = "\(User.alice.home)/e2e/swap2-restore.out"
         Shell.user(.alice, "(\(E2E.bin)/ch-swap \(base)/prog \(base)/prog.new 60 stop-helper > \(swapped) 2>&1 &)")
         Shell.user(.alice, "(sh -c '\(E2E.helper) restore --images-dir \(dir); echo exit $?' > \(result) 2>&1 &)")
