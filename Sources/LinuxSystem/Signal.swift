@@ -11,9 +11,6 @@ public struct Signal: RawRepresentable, Equatable, Hashable, Sendable, CustomStr
     public static let kill = Signal(rawValue: SIGKILL)
     public static let `continue` = Signal(rawValue: SIGCONT)
     public static let stop = Signal(rawValue: SIGSTOP)
-    /// The stop signals of job control, which a task may have been stopped
-    /// by instead of SIGSTOP.
-    public static let jobControlStops: Set<Int32> = [SIGTSTP, SIGTTIN, SIGTTOU]
 
     public var description: String {
         switch rawValue {

@@ -58,7 +58,8 @@ extension Session {
         for cut in output.cut {
             JobLog.append("restore generation=\(generation): cut \(cut.path) from \(cut.from) to \(cut.to) bytes", in: dir.fd)
         }
-        // Every failure from here on gives the output back what was cut.
+        // Every failure from here on, until the job is handed over, gives
+        // the output back what was cut.
         func undoCut() {
             guard !output.cut.isEmpty else { return }
             let failed = OutputFiles.putBack(output, caller: caller)
@@ -67,6 +68,8 @@ extension Session {
                 JobLog.append("restore generation=\(generation): could not put back what was cut from \(path): \(why)", in: dir.fd)
             }
         }
+        var handedOver = false
+        defer { if !handedOver { undoCut() } }
         for kept in output.kept {
             JobLog.append("restore generation=\(generation): left \(kept.path) as it is: \(kept.why)", in: dir.fd)
         }
@@ -78,22 +81,15 @@ extension Session {
         let invocation = CriuInvocation.restore(shellJob: summary.needsShellJob, restoreCheck: restoreCheck)
         let highest = (summary.processes.map(\.pid) + summary.processes.flatMap(\.threads)).max() ?? 300
         let lastPID = Int32(min(highest, UInt32(pidMax - 2)))
-        let reaper: JobReaper
-        do {
-            reaper = try withPrivileges { (privileges) throws(HelperFailure) -> JobReaper in
-                do { return try privileges.startCriuRestoring(invocation.child, program: criu, passing: copy.root, lastPID: lastPID) }
-                catch { throw .unavailable("cannot start criu in new namespaces: \(error)") }
-            }
-        } catch {
-            undoCut()
-            throw error
+        let reaper = try withPrivileges { (privileges) throws(HelperFailure) -> JobReaper in
+            do { return try privileges.startCriuRestoring(invocation.child, program: criu, passing: copy.root, lastPID: lastPID) }
+            catch { throw .unavailable("cannot start criu in new namespaces: \(error)") }
         }
         let criuCode = reaper.criuEnded(milliseconds: criuTimeoutMilliseconds)
         Self.copyLog(from: copy.root, name: invocation.logName, to: source)
         let log = dir.shown(generation + "/" + invocation.logName)
         guard let criuCode, criuCode == 0 else {
             reaper.kill()
-            undoCut()
             // The restore check refused what criu restored (criu then killed it).
             if let reason = Self.restoreCheckReason(in: copy.root) {
                 JobLog.append("restore generation=\(generation): killed by the restore check, \(reason)", in: dir.fd)
@@ -106,7 +102,7 @@ extension Session {
 
         // 3. What the kernel restored, before any of it runs.
         let proc: ProcFilesystem
-        do { proc = try ProcFilesystem.system() } catch { reaper.kill(); undoCut(); throw .internalError("/proc: \(error)") }
+        do { proc = try ProcFilesystem.system() } catch { reaper.kill(); throw .internalError("/proc: \(error)") }
         let expected = summary.processes.map {
             RestoredTree.Expected(pid: Int32($0.pid), threads: $0.threads.map { Int32($0) }, wasStopped: $0.wasStopped,
                                   stopSignal: $0.stopSignal)
@@ -118,17 +114,16 @@ extension Session {
         case .failed(let failure):
             failure.killAll()
             reaper.kill()
-            undoCut()
             JobLog.append("restore generation=\(generation): killed, \(failure.reason)", in: dir.fd)
             throw .refused("\(failure.reason); everything restored was killed")
         }
         let rootInside = Int32(summary.root.pid)
-        guard let rootOutside = restored.outerPIDs[rootInside] else { reaper.kill(); undoCut(); throw .internalError("restored root not found") }
+        guard let rootOutside = restored.outerPIDs[rootInside] else { reaper.kill(); throw .internalError("restored root not found") }
         guard reaper.keep(root: rootInside, detach: !request.wait) else {
             reaper.kill()
-            undoCut()
             throw .internalError("the job's reaper did not take the restored job over; everything restored was killed")
         }
+        handedOver = true
         do { try restored.resume(in: proc) } catch { throw .internalError("cannot resume the job: \(error)") }
         // From here the job writes after this checkpoint.
         dir.markRanAfter(generation)
