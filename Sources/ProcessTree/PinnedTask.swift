@@ -7,11 +7,14 @@ public final class PinnedTask {
     public let status: TaskStatus
     /// Thread ids, the main thread first.
     public let threads: [Int32]
+    /// Its threads' children when it was checked.
+    public let children: [Int32]
 
-    init(pid: Int32, pin: any ProcessPin, status: TaskStatus, threads: [Int32]) {
+    init(pid: Int32, pin: any ProcessPin, status: TaskStatus, threads: [Int32], children: [Int32]) {
         self.pid = pid
         self.pin = pin
         self.status = status
         self.threads = threads
+        self.children = children
     }
 }

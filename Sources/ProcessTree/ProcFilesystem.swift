@@ -47,7 +47,36 @@ public final class ProcFilesystem {
 
     /// /proc/PATH/status ("1234", "1234/task/1235"), parsed.
     public func status(_ path: String) throws(any Error) -> TaskStatus {
-        let fd = try root.open(path + "/status", .readOnly, resolve: [.beneath, .noSymlinks])
+        try parseStatus(try root.open(path + "/status", .readOnly, resolve: [.beneath, .noSymlinks]))
+    }
+
+    /// /proc/NAME ("1234", "1234/task/1235") opened once, so that the files
+    /// of one task are reached with one walk from /proc (the tree check
+    /// reads five of them per task). The descriptor keeps naming that task:
+    /// once it is reaped, every file under it fails with ESRCH, never
+    /// opens a successor's.
+    public func openTask(_ name: String) throws(SystemError) -> FileDescriptor { try openDirectory(name) }
+
+    /// The status file of a task opened with `openTask`, parsed.
+    public func status(in task: borrowing FileDescriptor) throws(any Error) -> TaskStatus {
+        try parseStatus(try task.open("status", .readOnly, resolve: [.beneath, .noSymlinks]))
+    }
+
+    /// The namespace of `kind` that a task opened with `openTask` is in.
+    public func namespace(_ kind: NamespaceFile.Kind, in task: borrowing FileDescriptor) throws(SystemError) -> NamespaceID {
+        let st = try task.statusFollowing("ns/\(kind.procName)")
+        return NamespaceID(device: st.device, inode: st.inode)
+    }
+
+    /// The whole of a /proc file, into the shared buffer; its length.
+    private func readWhole(_ fd: borrowing FileDescriptor) throws(SystemError) -> Int {
+        let result = buffer.withUnsafeMutableBytes { (raw) -> Result<Int, SystemError> in
+            do throws(SystemError) { return .success(try fd.readWhole(into: raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    private func parseStatus(_ fd: consuming FileDescriptor) throws(any Error) -> TaskStatus {
         let count = try buffer.withUnsafeMutableBytes { (raw) throws(SystemError) -> Int in try fd.readWhole(into: raw) }
         return try buffer.withUnsafeBufferPointer { (bytes) throws(ProcParseError) -> TaskStatus in
             try TaskStatus.parse(UnsafeBufferPointer(rebasing: bytes[0..<count]))
@@ -77,21 +106,51 @@ public final class ProcFilesystem {
     /// descriptor limit the caller lowered, say) is an error, never an
     /// empty list: the checks must not skip a subtree they could not read.
     public func children(of pid: Int32, threads: [Int32]? = nil) throws(SystemError) -> [Int32] {
+        let process: FileDescriptor
+        do { process = try openTask("\(pid)") } catch {
+            if error.errno == .noSuchFileOrDirectory || error.errno == .noSuchProcess { return [] }
+            throw error
+        }
+        return try children(in: process, threads: threads)
+    }
+
+    /// The same, for a process opened with `openTask`.
+    public func children(in process: borrowing FileDescriptor, threads: [Int32]? = nil) throws(SystemError) -> [Int32] {
         let tids: [Int32]
         if let threads { tids = threads } else {
-            do { tids = try openDirectory("\(pid)/task").entries().compactMap { Int32($0) } } catch {
+            do {
+                let dir = try process.open("task", [.directory, .noFollow], resolve: [.beneath, .noSymlinks])
+                tids = try dir.entries().compactMap { Int32($0) }
+            } catch {
                 if error.errno == .noSuchFileOrDirectory || error.errno == .noSuchProcess { return [] }
                 throw error
             }
         }
         var result: [Int32] = []
         for tid in tids {
-            let text: String
-            do { text = try read("\(pid)/task/\(tid)/children") } catch {
+            let count: Int
+            do {
+                count = try readWhole(try process.open("task/\(tid)/children", .readOnly, resolve: [.beneath, .noSymlinks]))
+            } catch {
                 if error.errno == .noSuchFileOrDirectory || error.errno == .noSuchProcess { continue }
                 throw error
             }
-            result += text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
+            // PIDs in decimal, each followed by a space (and a final
+            // newline). Anything else is an error, never a child skipped.
+            var value: Int32 = 0, digits = 0
+            for byte in buffer[0..<count] {
+                if byte >= 0x30 && byte <= 0x39 && digits < 9 {
+                    value = value * 10 + Int32(byte - 0x30)
+                    digits += 1
+                } else if (byte == 0x20 || byte == 0x0a) && digits > 0 {
+                    result.append(value)
+                    value = 0
+                    digits = 0
+                } else if byte != 0x0a {
+                    throw SystemError("parse", "task/\(tid)/children", errno: .invalidArgument)
+                }
+            }
+            if digits > 0 { result.append(value) }
         }
         return result
     }

@@ -51,11 +51,7 @@ public final class ProcessTree {
             guard tasks.count <= policy.maximumTasks else { throw .tooManyTasks(limit: policy.maximumTasks) }
             threadTotal += task.threads.count
             guard threadTotal <= policy.maximumThreads else { throw .tooManyThreads(limit: policy.maximumThreads) }
-            let children: [Int32]
-            do { children = try proc.children(of: pid, threads: task.threads) } catch {
-                throw .unreadable(pid: pid, what: "its children: \(error)")
-            }
-            for child in children where !seen.contains(child) {
+            for child in task.children where !seen.contains(child) {
                 queue.append((child, pid))
             }
         }
@@ -78,12 +74,18 @@ public final class ProcessTree {
             if isRoot { throw error.errno == .noSuchProcess ? .noSuchProcess(pid) : .unreadable(pid: pid, what: "\(error)") }
             return nil
         }
-        // Read after the pin; if the pin is alive afterwards, what was read
-        // belongs to the pinned process (a live process keeps its PID).
+        // Opened and read after the pin; if the pin is alive afterwards,
+        // what was read belongs to the pinned process (a live process keeps
+        // its PID, and the directory's descriptor names one task for good).
+        let process: FileDescriptor
+        do { process = try proc.openTask("\(pid)") } catch {
+            if !isRoot && !pin.isAlive { return nil }
+            throw isRoot && !pin.isAlive ? .noSuchProcess(pid) : .unreadable(pid: pid, what: "\(error)")
+        }
         let status: TaskStatus
         let threads: [Int32]
         do {
-            status = try proc.status("\(pid)")
+            status = try proc.status(in: process)
             guard pin.isAlive else {
                 if isRoot { throw TreeRefusal.noSuchProcess(pid) }
                 return nil
@@ -99,54 +101,67 @@ public final class ProcessTree {
             if !isRoot && !pin.isAlive { return nil }
             throw .unreadable(pid: pid, what: "\(error)")
         }
-        try check(status, pid: pid, tid: pid, isRoot: isRoot, proc: proc, policy: policy)
+        try check(status, of: process, pid: pid, tid: pid, isRoot: isRoot, proc: proc, policy: policy)
         for tid in threads where tid != pid {
-            let threadStatus: TaskStatus
-            do {
-                threadStatus = try proc.status("\(pid)/task/\(tid)")
-            } catch let refusal as ProcParseError {
-                throw .unreadable(pid: pid, what: "\(refusal)")
-            } catch {
-                continue   // a thread that exited since the listing
-            }
-            try check(threadStatus, pid: pid, tid: tid, isRoot: isRoot, proc: proc, policy: policy)
+            try checkThread(tid, of: pid, isRoot: isRoot, proc: proc, policy: policy)
         }
-        return PinnedTask(pid: pid, pin: pin, status: status, threads: threads)
+        let children: [Int32]
+        do { children = try proc.children(in: process, threads: threads) } catch {
+            throw .unreadable(pid: pid, what: "its children: \(error)")
+        }
+        return PinnedTask(pid: pid, pin: pin, status: status, threads: threads, children: children)
+    }
+
+    /// A thread other than the main one. One that exited since the listing
+    /// is let go; any other failure to read it (a descriptor limit the
+    /// caller lowered, say) is a refusal, never a thread skipped.
+    private static func checkThread(_ tid: Int32, of pid: Int32, isRoot: Bool, proc: ProcFilesystem,
+                                    policy: TreePolicy) throws(TreeRefusal) {
+        let thread: FileDescriptor
+        do { thread = try proc.openTask("\(pid)/task/\(tid)") } catch {
+            if error.errno == .noSuchFileOrDirectory || error.errno == .noSuchProcess { return }
+            throw .unreadable(pid: pid, what: "thread \(tid): \(error)")
+        }
+        let status: TaskStatus
+        do { status = try proc.status(in: thread) } catch {
+            if let error = error as? SystemError, error.errno == .noSuchFileOrDirectory || error.errno == .noSuchProcess { return }
+            throw .unreadable(pid: pid, what: "thread \(tid): \(error)")
+        }
+        try check(status, of: thread, pid: pid, tid: tid, isRoot: isRoot, proc: proc, policy: policy)
     }
 
     /// The credential rule, then dumpability and namespaces. A child (never
     /// the root) that ends while it is checked is let go: past exit_mm its
     /// /proc files are root's as if it were not dumpable, and it can never
     /// run again.
-    private static func check(_ status: TaskStatus, pid: Int32, tid: Int32, isRoot: Bool, proc: ProcFilesystem,
-                              policy: TreePolicy) throws(TreeRefusal) {
-        let path = pid == tid ? "\(pid)" : "\(pid)/task/\(tid)"
+    private static func check(_ status: TaskStatus, of task: borrowing FileDescriptor, pid: Int32, tid: Int32, isRoot: Bool,
+                              proc: ProcFilesystem, policy: TreePolicy) throws(TreeRefusal) {
         if let violation = policy.rule.violation(status.credentials, subject: TreeRefusal.who(pid, tid)) {
             throw .credentials(violation)
         }
         guard !status.isZombie else { return }
         do {
-            try checkAttributes(proc: proc, path: path, pid: pid, tid: tid, policy: policy)
+            try checkAttributes(of: task, proc: proc, pid: pid, tid: tid, policy: policy)
         } catch {
-            guard !isRoot, hasExited(proc: proc, path: path) else { throw error }
+            guard !isRoot, hasExited(task, proc: proc) else { throw error }
         }
     }
 
-    private static func hasExited(proc: ProcFilesystem, path: String) -> Bool {
-        guard let now = try? proc.status(path) else { return true }
+    private static func hasExited(_ task: borrowing FileDescriptor, proc: ProcFilesystem) -> Bool {
+        guard let now = try? proc.status(in: task) else { return true }
         return now.isZombie || !now.hasMemory
     }
 
     /// Dumpable and in the expected namespaces. /proc/PID/fd is owned by root
     /// rather than the task's uid when the task is not dumpable.
-    private static func checkAttributes(proc: ProcFilesystem, path: String, pid: Int32, tid: Int32,
+    private static func checkAttributes(of task: borrowing FileDescriptor, proc: ProcFilesystem, pid: Int32, tid: Int32,
                                         policy: TreePolicy) throws(TreeRefusal) {
         do {
-            let fdStatus = try proc.root.status(of: "\(path)/fd")
+            let fdStatus = try task.status(of: "fd")
             guard fdStatus.owner == policy.rule.uid else { throw TreeRefusal.notDumpable(pid: pid, tid: tid) }
             for (kind, expected) in [(NamespaceFile.Kind.user, policy.userNamespace), (.pid, policy.pidNamespace),
                                      (.mount, policy.mountNamespace)] {
-                guard try proc.namespace(kind, of: path) == expected else {
+                guard try proc.namespace(kind, in: task) == expected else {
                     throw TreeRefusal.otherNamespace(pid: pid, tid: tid, kind: kind.description)
                 }
             }

@@ -133,6 +133,16 @@ struct ProcTests {
         guard case .failure = result else { Issue.record("a tree whose children could not be listed was accepted"); return }
     }
 
+    @Test("a thread that cannot be read, and has not ended, is a refusal, not a thread skipped (fail closed)")
+    func unreadableThread() throws {
+        let result = try inspect { root in
+            try? FileManager.default.removeItem(atPath: "\(root)/101/task/102/status")
+            try? FileManager.default.createDirectory(atPath: "\(root)/101/task/102/status", withIntermediateDirectories: false)
+        }
+        guard case .failure(let refusal) = result else { Issue.record("a tree with an unread thread was accepted"); return }
+        #expect("\(refusal)".contains("thread 102"), "\(refusal)")
+    }
+
     @Test("a thread with other credentials is refused")
     func foreignThread() throws {
         let result = try inspect { root in
