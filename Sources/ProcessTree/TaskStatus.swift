@@ -73,7 +73,12 @@ public struct TaskStatus: Equatable, Sendable {
         var nspid: [Int32] = [], nspgid: Int32 = 0, nssid: Int32 = 0, threads: Int? = nil
         var sigPnd: UInt64? = nil, shdPnd: UInt64? = nil
         var hasMemory = false
-        var seen: Set<String> = []
+        // The fields read so far, one bit each (in the order of the switch).
+        var seen: UInt32 = 0
+        func once(_ bit: UInt32, _ key: String) throws(ProcParseError) {
+            guard seen & (1 << bit) == 0 else { throw .malformed("status", "duplicated \(key)") }
+            seen |= 1 << bit
+        }
 
         var lineStart = 0
         while lineStart < bytes.count {
@@ -87,41 +92,45 @@ public struct TaskStatus: Equatable, Sendable {
             while valueStart < lineEnd && (bytes[valueStart] == 0x09 || bytes[valueStart] == 0x20) { valueStart += 1 }
             let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<colon]), as: UTF8.self)
             let value = UnsafeBufferPointer(rebasing: bytes[valueStart..<lineEnd])
-            guard seen.insert(key).inserted else { throw .malformed("status", "duplicated \(key)") }
             switch key {
-            case "Name": name = String(decoding: value, as: UTF8.self)
+            case "Name": try once(0, key); name = String(decoding: value, as: UTF8.self)
             case "State":
+                try once(1, key)
                 guard let first = value.first else { throw .malformed("status", "bad State") }
                 state = Character(Unicode.Scalar(first))
-            case "Tgid": tgid = try number(value, key)
-            case "Pid": pid = try number(value, key)
-            case "PPid": ppid = try number(value, key)
-            case "Uid": uids = try ids(value, key)
-            case "Gid": gids = try ids(value, key)
+            case "Tgid": try once(2, key); tgid = try number(value, key)
+            case "Pid": try once(3, key); pid = try number(value, key)
+            case "PPid": try once(4, key); ppid = try number(value, key)
+            case "Uid": try once(5, key); uids = try ids(value, key)
+            case "Gid": try once(6, key); gids = try ids(value, key)
             case "Groups":
+                try once(7, key)
                 let parts = fields(value)
                 var list: [UInt32] = []
                 for part in parts { list.append(try number(part, key)) }
                 groups = list
-            case "CapInh": masks[0] = try mask(value, key)
-            case "CapPrm": masks[1] = try mask(value, key)
-            case "CapEff": masks[2] = try mask(value, key)
-            case "CapBnd": masks[3] = try mask(value, key)
-            case "CapAmb": masks[4] = try mask(value, key)
+            case "CapInh": try once(8, key); masks[0] = try mask(value, key)
+            case "CapPrm": try once(9, key); masks[1] = try mask(value, key)
+            case "CapEff": try once(10, key); masks[2] = try mask(value, key)
+            case "CapBnd": try once(11, key); masks[3] = try mask(value, key)
+            case "CapAmb": try once(12, key); masks[4] = try mask(value, key)
             case "NoNewPrivs":
+                try once(13, key)
                 let n: UInt8 = try number(value, key)
                 nnp = n == 1
             case "Kthread":
+                try once(14, key)
                 guard value.count == 1, value[0] == 0x30 || value[0] == 0x31 else { throw .malformed("status", "bad Kthread") }
                 kthread = value[0] == 0x31
             case "NSpid":
+                try once(15, key)
                 for part in fields(value) { nspid.append(try number(part, key)) }
-            case "NSpgid": nspgid = try fields(value).first.map { (p) throws(ProcParseError) -> Int32 in try number(p, key) } ?? 0
-            case "NSsid": nssid = try fields(value).first.map { (p) throws(ProcParseError) -> Int32 in try number(p, key) } ?? 0
-            case "Threads": threads = try number(value, key)
-            case "SigPnd": sigPnd = try mask(value, key)
-            case "ShdPnd": shdPnd = try mask(value, key)
-            case "VmSize": hasMemory = true
+            case "NSpgid": try once(16, key); nspgid = try fields(value).first.map { (p) throws(ProcParseError) -> Int32 in try number(p, key) } ?? 0
+            case "NSsid": try once(17, key); nssid = try fields(value).first.map { (p) throws(ProcParseError) -> Int32 in try number(p, key) } ?? 0
+            case "Threads": try once(18, key); threads = try number(value, key)
+            case "SigPnd": try once(19, key); sigPnd = try mask(value, key)
+            case "ShdPnd": try once(20, key); shdPnd = try mask(value, key)
+            case "VmSize": try once(21, key); hasMemory = true
             default: continue
             }
         }
