@@ -3,8 +3,8 @@
 #   1. criu-helper dump against bare criu run with the same ambient capability
 #      (cap_checkpoint_restore, no_new_privs) on the same small job, PAIRS
 #      pairs measured side by side (alternating), medians and their ratio;
-#   2. the cost of the tree check for 1, 100 and 1,000 tasks (the probe
-#      installation, whose "criu" exits at once: start-up + check + audit);
+#   2. the cost of the tree check for 1, 100 and 1,000 tasks, as the helper
+#      measures it and against bench/proc-floor.c (the same /proc reads, in C);
 #   3. dump throughput of the helper against bare criu on 1 GiB and 4 GiB jobs.
 # Prints figures only; it asserts nothing.
 set -euo pipefail
@@ -40,11 +40,11 @@ start_job() { # start_job MIB -> pid of a counting job holding MIB of memory
 	echo "$pid"
 }
 
-bare_dump() { # bare_dump PID DIR: criu as the helper runs it, without the helper
+bare_dump() { # bare_dump PID DIR: criu as the helper runs it (its options, the default ghost-limit), without the helper
 	rm -rf "$2"
 	install -d -o "$user" -g "$user" -m 0700 "$2"
 	"$bin/ch-launch" --user "$uid:$uid" --caps 40 --nnp -- "$criu" dump --no-default-config --unprivileged \
-		-t "$1" -D "$2" -o dump.log --shell-job --leave-running
+		-t "$1" -D "$2" -o dump.log --file-locks --ext-unix-sk --ghost-limit $((64 << 20)) --shell-job --leave-running
 }
 
 helper_dump() { # helper_dump PID DIR: started by the same launcher as bare_dump
@@ -87,8 +87,12 @@ echo "criu-helper median: $(ms "$hm") ms"
 awk -v h="$hm" -v b="$bm" 'BEGIN {printf "ratio helper/bare: %.3f (overhead %.1f %%, %.1f ms)\n", h / b, (h / b - 1) * 100, (h - b) / 1e6}'
 kill -9 "$pid"
 
-echo "== 2. tree check: probe installation (criu exits at once), median of 7"
-echo fail >/etc/criu-probe.mode
+echo "== 2. tree check: probe installation (its criu writes nothing: the request ends at the image check), median of 7"
+echo "   check: the helper's own measure of ProcessTree.inspect (its job log); floor: bench/proc-floor.c, the same"
+echo "   /proc files read by a C loop that parses and checks nothing; each pair measured side by side"
+floor=$work/proc-floor
+cc -O2 -o "$floor" "$(dirname "$0")/proc-floor.c"
+echo ok >/etc/criu-probe.mode
 for n in 1 100 1000; do
 	pidfile=$work/tree.pid
 	rm -f "$pidfile"
@@ -97,17 +101,21 @@ for n in 1 100 1000; do
 	while [ ! -s "$pidfile" ]; do sleep 0.05; done
 	root=$(cat "$pidfile")
 	while [ "$(pgrep -u "$uid" -x sleep | wc -l)" -lt "$n" ]; do sleep 0.1; done
-	sleep 0.3
-	times=()
+	times=() checks=() floors=()
 	for _ in 1 2 3 4 5 6 7; do
-		t0=$(now); as_user "/opt/criu-helper-probe/bin/criu-helper dump --pid $root --images-dir $work/tree >/dev/null 2>&1" || true; t1=$(now)
+		t0=$(now); as_user "/opt/criu-helper-probe/bin/criu-helper dump --pid $root --images-dir $work/tree --leave-running >/dev/null 2>&1" || true; t1=$(now)
 		times+=($((t1 - t0)))
+		checks+=("$(sed -n 's/.*tree checked in \([0-9]*\) µs.*/\1/p' "$work/tree/criu-helper.log" | tail -n 1)")
+		read -r us tasks < <(as_user "$floor $root")
+		[ "$tasks" = "$n" ] || echo "   (the floor walked $tasks tasks, not $n)"
+		floors+=("$us")
 	done
-	echo "$n tasks: $(ms "$(printf '%s\n' "${times[@]}" | median)") ms (start-up, tree check, audit records)"
+	c=$(printf '%s\n' "${checks[@]}" | median) f=$(printf '%s\n' "${floors[@]}" | median)
+	echo "$n tasks: request $(ms "$(printf '%s\n' "${times[@]}" | median)") ms (start-up, tree check, audit records);" \
+		"check $(ms $((c * 1000))) ms; floor $(ms $((f * 1000))) ms; check/floor $(awk -v c="$c" -v f="$f" 'BEGIN {printf "%.2f", c / f}')"
 	pkill -9 -u "$uid" -x sleep || true
-	sleep 0.5
+	while pgrep -u "$uid" -x sleep >/dev/null; do sleep 0.1; done
 done
-echo ok >/etc/criu-probe.mode
 
 echo "== 3. dump throughput, $BIG_PAIRS pairs per size, images in a tmpfs (DISK=1: on $work's disk)"
 # On disk, page-cache writeback of the previous dump dominates and varies by

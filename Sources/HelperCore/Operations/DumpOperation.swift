@@ -36,9 +36,11 @@ extension Session {
                                 pidNamespace: job.pidNamespace, mountNamespace: job.mountNamespace,
                                 maximumTasks: config.maximumTasks, maximumThreads: config.maximumThreads)
         let tree: ProcessTree
+        let checkStarted = Kernel.monotonicNanoseconds
         do { tree = try ProcessTree.inspect(rootPID: pid, in: proc, policy: policy) } catch {
             throw .refused("\(error)")
         }
+        let checkTime = Kernel.monotonicNanoseconds - checkStarted
         // What restore would refuse is refused before criu freezes anything.
         if config.multiThreaded == .refuse, let threaded = tree.tasks.first(where: { $0.threads.count > 1 }) {
             throw .refused(ImageValidator.multiThreadedRefusal(pid: Int64(threaded.pid), threads: threaded.threads.count))
@@ -54,7 +56,7 @@ extension Session {
         try recordAllowed("dump", fields)
         try dir.beginGeneration(generation)
         let genDir = try dir.openGeneration(generation.partialName)
-        JobLog.append("dump pid=\(pid) generation=\(generation.name): allowed (\(tree.tasks.count) tasks, \(tree.threadCount) threads)", in: dir.fd)
+        JobLog.append("dump pid=\(pid) generation=\(generation.name): allowed (\(tree.tasks.count) tasks, \(tree.threadCount) threads, tree checked in \(checkTime / 1000) µs)", in: dir.fd)
 
         let invocation = CriuInvocation.dump(pid: job.innerPID, shellJob: tree.needsShellJob, leaveRunning: request.leaveRunning,
                                              ghostLimit: config.ghostLimit)
