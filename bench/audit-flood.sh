@@ -16,12 +16,13 @@ marker=$(date +%s%N)
 pids=()
 for _ in $(seq "$LOOPS"); do
 	setpriv --reuid="$user" --regid="$user" --init-groups --reset-env \
-		bash -c "end=\$((\$(date +%s) + $SECONDS_RUN)); while [ \$(date +%s) -lt \$end ]; do /usr/local/bin/criu-helper list --images-dir $long 2>/dev/null; done" &
+		bash -c "end=\$((\$(date +%s) + $SECONDS_RUN)); while [ \$(date +%s) -lt \$end ]; do /usr/local/bin/criu-helper list --images-dir $long 2>/dev/null; done; exit 0" &
 	pids+=($!)
 done
 wait "${pids[@]}"
-sleep 1
+# auditd writes behind the requests: read once the log has stopped growing
 after=$(stat -c %s "$log")
+while sleep 0.5; [ "$(stat -c %s "$log")" != "$after" ]; do after=$(stat -c %s "$log"); done
 records=$(tail -c $((after - before)) "$log" | grep -c 'type=USER_CMD.*op=list' || true)
 largest=$(tail -c $((after - before)) "$log" | grep 'type=USER_CMD.*op=list' | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
 awk -v r="$records" -v b="$((after - before))" -v s="$SECONDS_RUN" -v l="$LOOPS" -v m="$largest" 'BEGIN {
