@@ -130,13 +130,22 @@ struct Job {
             chmod 755 \(script); cd '\(user.home)'; rm -f '\(output)'; touch '\(output)'; chown \(user.name): '\(output)'; setsid \(E2E.bin)/ch-reaper --pidfile \(pidfile) \(switchUser) \
             /bin/sh \(script) >> '\(output)' 2>&1 < /dev/null &
             """)
-        for _ in 0..<100 {
+        defer { Shell.root("rm -f \(script) \(pidfile)") }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
             if let text = try? String(contentsOfFile: pidfile, encoding: .utf8),
                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                usleep(100_000)   // let the shell exec the command
-                return Job(user: user, pid: pid)
+                // The command has been exec'd once the process's command
+                // line no longer names the script (setpriv's and sh's did).
+                while Date() < deadline {
+                    // An empty or unreadable one: the process has ended already.
+                    guard let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                          !cmdline.isEmpty, cmdline.contains(script) else { return Job(user: user, pid: pid) }
+                    usleep(10_000)
+                }
+                return nil
             }
-            usleep(50_000)
+            usleep(20_000)
         }
         return nil
     }
