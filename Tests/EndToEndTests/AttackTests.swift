@@ -17,7 +17,8 @@ struct AttackTests {
     }
 
     func killAll(_ user: User) {
-        Shell.root("pkill -9 -u \(user.uid); sleep 0.2")
+        Shell.root("pkill -9 -u \(user.uid)")
+        _ = eventually(20) { Shell.root("pgrep -u \(user.uid)").stdout.isEmpty }
     }
 
     // MARK: 1. criu runs the caller's code with its capability
@@ -91,7 +92,9 @@ struct AttackTests {
         // A directory others may read and open (0755) is still the caller's.
         Shell.root("chmod 755 \(User.alice.home) \(User.alice.home)/e2e \(dir)")
         let start = Shell.root("awk '{print $22}' /proc/\(job.root)/stat").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let squat = Shell.user(.bob, "(\(E2E.bin)/ch-squat criu-helper/tree/\(job.root)/\(start) \(dir) \(dir)/lock /proc/\(job.root)/fd > /tmp/e2e-squat.out 2>&1 &); sleep 1; cat /tmp/e2e-squat.out")
+        // ch-squat reports on every name in turn, /proc/ROOT/fd last, then holds them.
+        Shell.root("rm -f /tmp/e2e-squat.out")
+        let squat = Shell.user(.bob, "\(shellWaits) (\(E2E.bin)/ch-squat criu-helper/tree/\(job.root)/\(start) \(dir) \(dir)/lock /proc/\(job.root)/fd > /tmp/e2e-squat.out 2>&1 &); wait_until 'grep -q \" /proc/\(job.root)/fd\" /tmp/e2e-squat.out'; cat /tmp/e2e-squat.out")
         #expect(squat.stdout.contains("squatted @criu-helper/tree/"), "\(squat)")
         #expect(squat.stdout.contains("locked \(dir)\n"), "bob holds flock on the directory itself: \(squat)")
         #expect(squat.stdout.contains("cannot open \(dir)/lock") && squat.stdout.contains("cannot open /proc/\(job.root)/fd"), "\(squat)")

@@ -69,7 +69,13 @@ struct AuditReportTests {
         let refused = Shell.user(.alice, "\(E2E.helper) dump --pid 1 --images-dir \(dir)")
         #expect(refused.status == 77, "\(refused)")
         _ = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)")
-        usleep(300_000)
+        // Both records, the refusal and the allowed list the filter must
+        // leave out (auditd writes them asynchronously).
+        #expect(eventually(20) {
+            let (_, all) = reportLines(since: since)
+            return all.contains { $0.contains(" dump ") && $0.contains(" \(dir) ") && $0.contains(" refused ") }
+                && all.contains { $0.contains(" list ") && $0.contains(" \(dir) ") && $0.contains(" allowed ") }
+        }, "the refused dump and the list are in the report")
         let (run, lines) = reportLines(since: since, "--decision refused")
         #expect(run.status == 0, "\(run)")
         #expect(!lines.isEmpty && lines.allSatisfy { $0.contains(" refused ") }, "\(run.stdout)")

@@ -15,9 +15,11 @@ struct ForgedImageTests {
         let gen = "\(base)/g000001"
         if FileManager.default.fileExists(atPath: "\(gen)/pstree.img") { return gen }
         Shell.root("rm -rf \(base); mkdir -p \(User.alice.home)/e2e; chown \(User.alice.name): \(User.alice.home)/e2e")
-        guard let job = Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/forge.out") else { return nil }
+        let out = "\(User.alice.home)/e2e/forge.out"
+        guard let job = Job.start(.alice, "\(E2E.bin)/ch-count", output: out) else { return nil }
         defer { job.kill() }
-        usleep(500_000)
+        // Dumped in its loop, once it has counted.
+        guard eventually(20, { counter(out) >= 0 }) else { return nil }
         let run = Shell.user(.alice, "\(E2E.helper) dump --pid \(job.pid) --images-dir \(base) --leave-running")
         return run.status == 0 ? gen : nil
     }

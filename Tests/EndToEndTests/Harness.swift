@@ -167,7 +167,8 @@ struct AuditLog {
     /// hex-encoded, as audit_encode_nv_string writes values with spaces).
     func records(containing text: String) -> [String] {
         let hex = text.utf8.map { String(format: "%02X", $0) }.joined()
-        for _ in 0..<40 {
+        // auditd writes behind the kernel; on a busy machine, seconds behind.
+        for _ in 0..<400 {
             if let handle = FileHandle(forReadingAtPath: Self.path) {
                 try? handle.seek(toOffset: offset)
                 let data = handle.readDataToEndOfFile()
@@ -191,6 +192,18 @@ enum Probe {
     static func setMode(_ mode: String) { Shell.root("echo '\(mode)' > /etc/criu-probe.mode") }
     static func reset(_ user: User) { Shell.root("rm -f /tmp/criu-probe.\(user.uid).txt /tmp/criu-probe.stray"); setMode("ok") }
 }
+
+/// Shell functions for commands that must wait inside one shell (for `$!`):
+/// `wait_until 'CONDITION'` polls for up to 30 s; `children PID` and
+/// `grandchildren PID` list processes by parent (comma-separated);
+/// `blocks_term PID` holds once PID blocks SIGTERM, as the helper does while
+/// it waits for a job and forwards signals to it.
+let shellWaits = """
+    wait_until() { i=0; until eval "$1"; do i=$((i+1)); [ $i -lt 600 ] || return 1; sleep 0.05; done; }; \
+    children() { pgrep -d, -P "$1"; }; \
+    grandchildren() { pgrep -d, -P "$(pgrep -d, -P "$1")"; }; \
+    blocks_term() { b=$(awk '/^SigBlk/ {print $2}' /proc/$1/status 2>/dev/null); [ -n "$b" ] && [ $((0x$b & 0x4000)) -ne 0 ]; };
+    """
 
 /// Waits until `condition` holds (polling), up to `seconds`.
 func eventually(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {

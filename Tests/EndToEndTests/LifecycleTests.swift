@@ -112,9 +112,10 @@ struct LifecycleTests {
         let script = "/tmp/e2e-trap.sh"
         try? "trap 'exit 42' TERM\nwhile :; do sleep 0.1; done\n".write(toFile: script, atomically: true, encoding: .utf8)
         Shell.root("chmod 755 \(script)")
-        let run = Shell.user(.alice, "\(E2E.helper) run -- /bin/sh \(script) & sleep 1; kill -TERM $!; wait $!; echo status=$?")
+        // SIGTERM once the job's trap is set (its loop runs `sleep`) and run waits for it.
+        let run = Shell.user(.alice, "\(shellWaits) \(E2E.helper) run -- /bin/sh \(script) & r=$!; wait_until 'pgrep -P \"$(grandchildren $r)\" -x sleep >/dev/null && blocks_term $r'; kill -TERM $r; wait $r; echo status=$?")
         #expect(run.stdout.contains("status=42"), "\(run)")
-        let killed = Shell.user(.alice, "\(E2E.helper) run -- sleep 600 & sleep 1; pkill -KILL -u \(User.alice.uid) -x sleep; wait $!; echo status=$?")
+        let killed = Shell.user(.alice, "\(shellWaits) \(E2E.helper) run -- sleep 600 & r=$!; wait_until 'pgrep -P \"$(children $r)\" -x sleep >/dev/null'; pkill -KILL -u \(User.alice.uid) -x sleep; wait $r; echo status=$?")
         #expect(killed.stdout.contains("status=137"), "\(killed)")
     }
 
@@ -125,10 +126,13 @@ struct LifecycleTests {
         try? "trap 'exit 43' TERM\nwhile :; do sleep 0.1; done\n".write(toFile: script, atomically: true, encoding: .utf8)
         Shell.root("chmod 755 \(script)")
         Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- /bin/sh \(script) >/dev/null 2>&1 &)")
-        usleep(800_000)
+        // The job is recorded and its shell has set the trap: it runs the loop's `sleep 0.1`.
+        #expect(eventually(20) {
+            recordedJob(dir).map { !Shell.root("pgrep -u \(User.alice.uid) -P \($0.root) -x sleep").stdout.isEmpty } ?? false
+        }, "the job runs its loop")
         let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
         #expect(dump.status == 0, "\(dump)")
-        let run = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir) --wait > \(dir).pid & sleep 1.5; kill -TERM $!; wait $!; echo status=$?")
+        let run = Shell.user(.alice, "\(shellWaits) \(E2E.helper) restore --images-dir \(dir) --wait > \(dir).pid & r=$!; wait_until '[ -s \(dir).pid ] && pgrep -P \"$(grandchildren $r)\" -x sleep >/dev/null && blocks_term $r'; kill -TERM $r; wait $r; echo status=$?")
         #expect(run.stdout.contains("status=43"), "\(run)")
     }
 
@@ -170,7 +174,7 @@ struct LifecycleTests {
         let dir = User.alice.scratch("churn")
         Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- sh -c 'while :; do /bin/true; done' >/dev/null 2>&1 &)")
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x sh") }
-        usleep(500_000)
+        #expect(eventually(20) { recordedJob(dir).map { status($0.root).contains("Name:\tsh\n") } ?? false }, "the job runs")
         // Children exit (and turn their /proc files root's) while the tree is checked.
         var failures: [String] = []
         for _ in 1...12 {
@@ -208,7 +212,7 @@ struct LifecycleTests {
         let list = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)")
         #expect(list.stdout.contains("g000001     good"), "\(list)")
         Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
-        usleep(500_000)
+        #expect(eventually(20) { pids(named: "ch-count").isEmpty }, "the job is gone")
         let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir) --generation g000001")
         #expect(restore.status == 0, "\(restore)")
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count") }
@@ -235,7 +239,7 @@ struct LifecycleTests {
         let list = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)")
         #expect(list.stdout.contains("g000001     good") && list.stdout.contains("g000002.failed failed"), "\(list)")
         job.kill()
-        usleep(300_000)
+        #expect(eventually(20) { !FileManager.default.fileExists(atPath: "/proc/\(job.pid)") }, "the job is gone")
         let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
         #expect(restore.status == 0, "\(restore)")
         Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
@@ -247,7 +251,10 @@ struct LifecycleTests {
         Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) --checkpoint-every 1 --keep 2 -- \(E2E.bin)/ch-count > /dev/null 2>&1 &)")
         #expect(eventually(20) { Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)").stdout.contains("g000004") })
         Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
-        usleep(500_000)
+        // The job is gone and run has seen it end: no periodic checkpoint is under way.
+        #expect(eventually(20) {
+            pids(named: "ch-count").isEmpty && lines("\(dir)/criu-helper.log").contains { $0.contains(" run: job ") && $0.contains(" ended (") }
+        }, "the job and its run ended")
         let good = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)").stdout.split(separator: "\n").filter { $0.contains(" good ") }
         #expect(good.count == 2, "\(good)")
     }
@@ -262,7 +269,7 @@ struct LifecycleTests {
         let restore = Shell.root("sh -c 'echo $$ > /sys/fs/cgroup/cpuset/chtest/tasks; echo $$ > /sys/fs/cgroup/freezer/chtest/tasks; exec setpriv --reuid=\(User.alice.name) --regid=\(User.alice.name) --init-groups --reset-env \(E2E.helper) restore --images-dir \(dir)'")
         #expect(restore.status == 0, "\(restore)")
         let outer = try #require(Int32(restore.stdout.split(separator: "\n").last ?? ""))
-        defer { Shell.root("kill -9 \(outer); sleep 0.5; rmdir /sys/fs/cgroup/cpuset/chtest /sys/fs/cgroup/freezer/chtest") }
+        defer { Shell.root("\(shellWaits) kill -9 \(outer); wait_until '! grep -qs \"^State:.*[RSDT]\" /proc/\(outer)/status'; rmdir /sys/fs/cgroup/cpuset/chtest /sys/fs/cgroup/freezer/chtest") }
         let cgroups = (try? String(contentsOfFile: "/proc/\(outer)/cgroup", encoding: .utf8)) ?? ""
         #expect(cgroups.contains(":cpuset:/chtest"), "\(cgroups)")
         #expect(cgroups.contains(":freezer:/chtest"), "\(cgroups)")
@@ -276,7 +283,8 @@ struct LifecycleTests {
         defer { job.kill() }
         let audit = AuditLog.mark()
         // The lock is DIR/lock, a file only the caller may open.
-        let run = Shell.user(.alice, "(umask 077; : > \(dir)/lock); flock \(dir)/lock sleep 6 & sleep 0.5; \(E2E.helper) dump --pid \(job.pid) --images-dir \(dir); echo status=$?")
+        // flock forks its command once it holds the lock.
+        let run = Shell.user(.alice, "\(shellWaits) (umask 077; : > \(dir)/lock); flock \(dir)/lock sleep 6 & f=$!; wait_until 'pgrep -P $f -x sleep >/dev/null'; \(E2E.helper) dump --pid \(job.pid) --images-dir \(dir); echo status=$?")
         #expect(run.stdout.contains("status=77"), "\(run)")
         #expect(run.stderr.contains("criu-helper: refused: another criu-helper request is using images directory '\(dir)' (waited 3 s)"))
         #expect(!audit.records(containing: dir).isEmpty)
@@ -288,7 +296,7 @@ struct LifecycleTests {
         let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-count", output: "\(User.alice.home)/e2e/tl.out"))
         defer { job.kill() }
         // The tree's lock is flock(2) on /proc/ROOT/fd, which only the caller can open.
-        let run = Shell.user(.alice, "flock /proc/\(job.pid)/fd sleep 5 & sleep 0.7; \(E2E.helper) dump --pid \(job.pid) --images-dir \(dir); echo status=$?")
+        let run = Shell.user(.alice, "\(shellWaits) flock /proc/\(job.pid)/fd sleep 5 & f=$!; wait_until 'pgrep -P $f -x sleep >/dev/null'; \(E2E.helper) dump --pid \(job.pid) --images-dir \(dir); echo status=$?")
         #expect(run.stdout.contains("status=77"), "\(run)")
         #expect(run.stderr.contains("is working on the tree of \(job.pid)"))
     }

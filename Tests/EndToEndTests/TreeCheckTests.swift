@@ -23,6 +23,17 @@ struct TreeCheckTests {
         #expect(generations.isEmpty, sourceLocation: sourceLocation)
     }
 
+    func status(_ task: String) -> String { (try? String(contentsOfFile: "/proc/\(task)/status", encoding: .utf8)) ?? "" }
+
+    /// The owner of a /proc file (root's, not the task's, when the task is not dumpable).
+    func owner(_ path: String) -> uid_t? {
+        var st = stat()
+        return stat(path, &st) == 0 ? st.st_uid : nil
+    }
+
+    /// A child of `pid`'s whose effective uid is 0: the set-user-ID root program has been exec'd.
+    func hasRootChild(_ pid: Int32) -> Bool { !Shell.root("pgrep -u 0 -P \(pid)").stdout.isEmpty }
+
     @Test("a process of root's is refused")
     func rootOwned() throws {
         let job = try #require(Job.start(User("root"), "sleep 600", output: "/tmp/ch-root-job.out"))
@@ -45,7 +56,7 @@ struct TreeCheckTests {
         defer { Shell.root("sed -i 's/^require-no-new-privs.*/require-no-new-privs = yes/' /opt/criu-helper-probe/etc/criu-helper.conf") }
         let job = try #require(Job.start(.alice, "sh -c '\(E2E.bin)/ch-setuid-sleeper & exec sleep 600'", output: "\(User.alice.home)/suid.out", noNewPrivs: false))
         defer { job.kill(); Shell.root("pkill -9 -f ch-setuid-sleeper") }
-        usleep(300_000)
+        try #require(eventually(20) { hasRootChild(job.pid) }, "the set-user-ID child runs as root")
         expectRefusal(job.pid, "uid 0, not the caller's", helper: E2E.probeHelper)
     }
 
@@ -53,7 +64,13 @@ struct TreeCheckTests {
     func threadWithOtherCredentials() throws {
         let job = try #require(Job.start(User("root"), "\(E2E.bin)/ch-threads \(User.alice.uid)", output: "/tmp/ch-threads.out"))
         defer { job.kill() }
-        usleep(300_000)
+        // Two threads: the main one alice's and dumpable again (its /proc/PID/fd
+        // hers), the other root's.
+        try #require(eventually(20) {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(job.pid)/task")) ?? []
+            return tasks.count == 2 && owner("/proc/\(job.pid)/fd") == User.alice.uid
+                && tasks.contains { status("\(job.pid)/task/\($0)").contains("Uid:\t0\t0\t0\t0\n") }
+        }, "the threads have their credentials")
         expectRefusal(job.pid, "(thread ")
     }
 
@@ -61,7 +78,7 @@ struct TreeCheckTests {
     func nonDumpable() throws {
         let job = try #require(Job.start(.alice, "\(E2E.bin)/ch-nodump", output: "\(User.alice.home)/nodump.out"))
         defer { job.kill() }
-        usleep(200_000)
+        try #require(eventually(20) { owner("/proc/\(job.pid)/fd") == 0 }, "the task has made itself non-dumpable")
         expectRefusal(job.pid, "task \(job.pid) is not dumpable")
     }
 
@@ -69,7 +86,9 @@ struct TreeCheckTests {
     func withCapabilities() throws {
         let job = try #require(Job.start(User("root"), "\(E2E.bin)/ch-launch --user \(User.alice.uid):\(User.alice.uid) --caps 40 --nnp -- sleep 600", output: "/tmp/ch-caps.out"))
         defer { job.kill() }
-        usleep(300_000)
+        // ch-launch has become alice's and exec'd sleep with the capabilities.
+        try #require(eventually(20) { status("\(job.pid)").contains("Name:\tsleep\n") && status("\(job.pid)").contains("Uid:\t\(User.alice.uid)\t") },
+                     "sleep runs as alice")
         let pid = Int32(Shell.root("pgrep -u \(User.alice.uid) -x sleep -n").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? job.pid
         expectRefusal(pid, "holds capabilities (Cap")
     }
@@ -85,7 +104,8 @@ struct TreeCheckTests {
     func otherUserNamespace() throws {
         let job = try #require(Job.start(.alice, "unshare --user --map-root-user sleep 600", output: "\(User.alice.home)/userns.out"))
         defer { job.kill() }
-        usleep(300_000)
+        // unshare has made the namespace and exec'd sleep.
+        try #require(eventually(20) { status("\(job.pid)").contains("Name:\tsleep\n") }, "sleep runs in its user namespace")
         let pid = Int32(Shell.root("pgrep -u \(User.alice.uid) -x sleep -n").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? job.pid
         expectRefusal(pid, "capabilities")
     }
@@ -94,7 +114,11 @@ struct TreeCheckTests {
     func foreignPIDNamespace() throws {
         let job = try #require(Job.start(User("root"), "unshare --pid --fork --mount-proc setpriv --reuid=\(User.alice.name) --regid=\(User.alice.name) --init-groups --no-new-privs sh -c 'sleep 600 & wait'", output: "/tmp/ch-pidns.out"))
         defer { job.kill(); Shell.root("pkill -9 -u \(User.alice.uid) -x sleep") }
-        usleep(500_000)
+        // alice's sleep, in the new PID namespace (its NSpid has two PIDs).
+        try #require(eventually(20) {
+            let newest = Shell.root("pgrep -u \(User.alice.uid) -x sleep -n").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            return !newest.isEmpty && status(newest).split(separator: "\n").first { $0.hasPrefix("NSpid:") }?.split(separator: "\t").count == 3
+        }, "sleep runs in the new PID namespace")
         let pid = Int32(Shell.root("pgrep -u \(User.alice.uid) -x sleep -n").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         expectRefusal(pid, "PID namespace")
     }
@@ -140,7 +164,7 @@ struct TreeCheckTests {
         // A set-user-ID program run by alice's own tree (no no_new_privs).
         let job = try #require(Job.start(.alice, "sh -c '\(E2E.bin)/ch-setuid-sleeper & exec sleep 600'", output: "\(User.alice.home)/suid-bare.out", noNewPrivs: false))
         defer { job.kill(); Shell.root("pkill -9 -f ch-setuid-sleeper") }
-        usleep(300_000)
+        try #require(eventually(20) { hasRootChild(job.pid) }, "the set-user-ID child runs as root")
         let (suid, suidPages, suidLog) = bareCriuDump(job.pid)
         #expect(suid.status != 0, "criu dumped a tree with a set-user-ID task: \(suid)")
         #expect(refusedSeize(suidLog), "\(suidLog)")
