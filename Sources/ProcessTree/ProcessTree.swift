@@ -72,6 +72,14 @@ public final class ProcessTree {
             pin = try proc.pin(pid)
         } catch {
             if isRoot { throw error.errno == .noSuchProcess ? .noSuchProcess(pid) : .unreadable(pid: pid, what: "\(error)") }
+            // A child that was reaped since the listing (ESRCH), or whose PID
+            // now names another process's thread (EINVAL: listed children
+            // are thread-group leaders), is gone. Anything else (no
+            // descriptor left under a limit the caller lowered) refuses: a
+            // subtree is never skipped unchecked.
+            guard error.errno == .noSuchProcess || error.errno == .invalidArgument else {
+                throw .unreadable(pid: pid, what: "\(error)")
+            }
             return nil
         }
         // Opened and read after the pin; if the pin is alive afterwards,
@@ -148,7 +156,11 @@ public final class ProcessTree {
     }
 
     private static func hasExited(_ task: borrowing FileDescriptor, proc: ProcFilesystem) -> Bool {
-        guard let now = try? proc.status(in: task) else { return true }
+        let now: TaskStatus
+        do { now = try proc.status(in: task) } catch {
+            // Reaped (ESRCH); any other failure is no proof that it ended.
+            return (error as? SystemError).map { $0.errno == .noSuchProcess || $0.errno == .noSuchFileOrDirectory } ?? false
+        }
         return now.isZombie || !now.hasMemory
     }
 

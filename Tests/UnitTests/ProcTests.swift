@@ -133,6 +133,22 @@ struct ProcTests {
         guard case .failure = result else { Issue.record("a tree whose children could not be listed was accepted"); return }
     }
 
+    @Test("a child that cannot be pinned for another reason than having ended is a refusal, not a subtree skipped (fail closed)")
+    func unpinnableChild() throws {
+        var (proc, policy) = try fixture()
+        proc = ProcFilesystem(root: try FileDescriptor.open(proc.root.currentPath()!, [.directory])) { (pid: Int32) throws(SystemError) -> any ProcessPin in
+            if pid == 101 { throw SystemError("pidfd_open", "101", errno: Errno(24)) }   // EMFILE
+            return Pin()
+        }
+        #expect(throws: TreeRefusal.self) { try ProcessTree.inspect(rootPID: 100, in: proc, policy: policy) }
+        let gone = ProcFilesystem(root: try FileDescriptor.open(proc.root.currentPath()!, [.directory])) { (pid: Int32) throws(SystemError) -> any ProcessPin in
+            if pid == 101 { throw SystemError("pidfd_open", "101", errno: .noSuchProcess) }
+            return Pin()
+        }
+        #expect(try ProcessTree.inspect(rootPID: 100, in: gone, policy: policy).tasks.map(\.pid) == [100], "a child reaped since the listing is let go")
+        _ = policy
+    }
+
     @Test("a thread that cannot be read, and has not ended, is a refusal, not a thread skipped (fail closed)")
     func unreadableThread() throws {
         let result = try inspect { root in
