@@ -38,22 +38,56 @@ public final class ProcessTree {
         var queue: [(pid: Int32, parent: Int32?)] = [(rootPID, nil)]
         var next = 0
         var seen: Set<Int32> = []
-        while next < queue.count {
-            let (pid, parent) = queue[next]
-            next += 1
-            guard seen.insert(pid).inserted else { continue }
-            guard let task = try pinAndCheck(pid: pid, expectedParent: parent, proc: proc, policy: policy) else {
-                // A child that exited (or whose PID now belongs to another
-                // parent) between the listing and the pin: not in the tree.
-                continue
+        // A task that ends during the walk hands its children to a
+        // subreaper, possibly one whose children were already listed; a
+        // child found under another parent than the one that listed it has
+        // moved. Either way a task may now sit under a checked one without
+        // having been listed: once anything ended or moved, every checked
+        // task still alive is listed again, until a pass finds nothing new.
+        var changed = false
+        var passes = 0
+        // A task is found again only under another parent: one that was
+        // let go under a parent (it ended, or had moved) never moves back.
+        var droppedUnder: [Int32: Int32] = [:]
+        while true {
+            while next < queue.count {
+                let (pid, parent) = queue[next]
+                next += 1
+                guard !seen.contains(pid) else { continue }
+                guard let task = try pinAndCheck(pid: pid, expectedParent: parent, proc: proc, policy: policy) else {
+                    // A child that exited (or whose PID now belongs to another
+                    // parent) between the listing and the pin: not under this
+                    // parent; the next pass finds it if it moved within the tree.
+                    changed = true
+                    if let parent { droppedUnder[pid] = parent }
+                    continue
+                }
+                seen.insert(pid)
+                tasks.append(task)
+                guard tasks.count <= policy.maximumTasks else { throw .tooManyTasks(limit: policy.maximumTasks) }
+                threadTotal += task.threads.count
+                guard threadTotal <= policy.maximumThreads else { throw .tooManyThreads(limit: policy.maximumThreads) }
+                for child in task.children where !seen.contains(child) {
+                    queue.append((child, pid))
+                }
             }
-            tasks.append(task)
-            guard tasks.count <= policy.maximumTasks else { throw .tooManyTasks(limit: policy.maximumTasks) }
-            threadTotal += task.threads.count
-            guard threadTotal <= policy.maximumThreads else { throw .tooManyThreads(limit: policy.maximumThreads) }
-            for child in task.children where !seen.contains(child) {
-                queue.append((child, pid))
+            if !changed && tasks.allSatisfy({ $0.pin.isAlive }) { break }
+            passes += 1
+            guard passes <= 16 else { throw .keptChanging(root: rootPID) }
+            changed = false
+            let before = queue.count
+            for task in tasks where task.pin.isAlive {
+                let children: [Int32]
+                do { children = try proc.children(of: task.pid) } catch {
+                    throw .unreadable(pid: task.pid, what: "its children: \(error)")
+                }
+                // Read after the pin was alive: if it still is, they are its children.
+                guard task.pin.isAlive else { changed = true; continue }
+                for child in children where !seen.contains(child) && droppedUnder[child] != task.pid {
+                    queue.append((child, task.pid))
+                }
             }
+            if queue.count == before && !changed { break }
         }
         // The root is still the process that was checked: criu gets its PID.
         // A child that has exited since (and been reaped) is no longer in

@@ -15,6 +15,7 @@ public enum TreeRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case tooManyTasks(limit: Int)
     case tooManyThreads(limit: Int)
     case vanished(Int32)
+    case keptChanging(root: Int32)
     case unreadable(pid: Int32, what: String)
 
     static func who(_ pid: Int32, _ tid: Int32) -> String { pid == tid ? "task \(pid)" : "task \(pid) (thread \(tid))" }
@@ -43,6 +44,8 @@ public enum TreeRefusal: Error, Equatable, Sendable, CustomStringConvertible {
             return "the tree has more than \(limit) threads"
         case .vanished(let pid):
             return "task \(pid) exited while the tree was being checked; try again"
+        case .keptChanging(let root):
+            return "the tree of \(root) kept changing while it was checked (tasks ending, their children moving to another parent); try again"
         case .unreadable(let pid, let what):
             return "cannot read /proc/\(pid): \(what)"
         }

@@ -81,8 +81,25 @@ struct ProcTests {
         _ = fm.createFile(atPath: "\(root)/ns/user", contents: Data())
         _ = fm.createFile(atPath: "\(root)/ns/pid", contents: Data())
         _ = fm.createFile(atPath: "\(root)/ns/mnt", contents: Data())
-        let stat = (0..<30).map { _ in "0" }.joined(separator: " ")
         for (pid, ppid, threads, children) in [(Int32(100), Int32(1), [Int32(100)], "101"), (101, 100, [101, 102], "")] {
+            try Self.makeProcess(in: root, pid: pid, ppid: ppid, threads: threads, children: children)
+        }
+        tweak(root)
+        let fd = try FileDescriptor.open(root, [.directory])
+        let proc = ProcFilesystem(root: fd) { (_: Int32) throws(SystemError) -> any ProcessPin in Pin() }
+        let user = try proc.namespace(.user, of: "100")
+        let pidns = try proc.namespace(.pid, of: "100")
+        let mount = try proc.namespace(.mount, of: "100")
+        let policy = TreePolicy(rule: CredentialRule(uid: Self.me, groups: [Self.myGroup], requireNoNewPrivileges: true),
+                                excludedPIDs: [], userNamespace: user, pidNamespace: pidns, mountNamespace: mount)
+        return (proc, policy)
+    }
+
+    /// One process of the fixture /proc, alice's, in the fixture's namespaces.
+    static func makeProcess(in root: String, pid: Int32, ppid: Int32, threads: [Int32], children: String) throws {
+        let fm = FileManager.default
+        let stat = (0..<30).map { _ in "0" }.joined(separator: " ")
+        do {
             for tid in threads {
                 let dir = "\(root)/\(pid)/task/\(tid)"
                 try fm.createDirectory(atPath: "\(dir)/ns", withIntermediateDirectories: true)
@@ -102,15 +119,6 @@ struct ProcTests {
             try fm.linkItem(atPath: "\(root)/ns/pid", toPath: "\(dir)/ns/pid")
             try fm.linkItem(atPath: "\(root)/ns/mnt", toPath: "\(dir)/ns/mnt")
         }
-        tweak(root)
-        let fd = try FileDescriptor.open(root, [.directory])
-        let proc = ProcFilesystem(root: fd) { (_: Int32) throws(SystemError) -> any ProcessPin in Pin() }
-        let user = try proc.namespace(.user, of: "100")
-        let pidns = try proc.namespace(.pid, of: "100")
-        let mount = try proc.namespace(.mount, of: "100")
-        let policy = TreePolicy(rule: CredentialRule(uid: Self.me, groups: [Self.myGroup], requireNoNewPrivileges: true),
-                                excludedPIDs: [], userNamespace: user, pidNamespace: pidns, mountNamespace: mount)
-        return (proc, policy)
     }
 
     func inspect(_ tweak: @escaping (String) -> Void = { _ in }) throws -> Result<ProcessTree, TreeRefusal> {
@@ -146,6 +154,30 @@ struct ProcTests {
             return Pin()
         }
         #expect(try ProcessTree.inspect(rootPID: 100, in: gone, policy: policy).tasks.map(\.pid) == [100], "a child reaped since the listing is let go")
+        _ = policy
+    }
+
+    @Test("a child that moves to an already listed parent during the walk (its parent ended) is still checked")
+    func childMovedToListedParent() throws {
+        // 100 lists 101; 101 lists 103; by the time 103 is pinned, 101 has
+        // ended and 103 sits under 100, whose children were read before.
+        var (proc, policy) = try fixture { root in
+            try? ProcTests.makeProcess(in: root, pid: 103, ppid: 100, threads: [103], children: "")
+            try? "103 ".write(toFile: "\(root)/101/task/101/children", atomically: true, encoding: .utf8)
+            try? ProcTests.status(uid: 4242, pid: 103, ppid: 100).write(toFile: "\(root)/103/status", atomically: true, encoding: .utf8)
+            try? ProcTests.status(uid: 4242, pid: 103, ppid: 100).write(toFile: "\(root)/103/task/103/status", atomically: true, encoding: .utf8)
+        }
+        let path = proc.root.currentPath()!
+        proc = ProcFilesystem(root: try FileDescriptor.open(path, [.directory])) { (pid: Int32) throws(SystemError) -> any ProcessPin in
+            if pid == 103 { try? "101 103 ".write(toFile: "\(path)/100/task/100/children", atomically: true, encoding: .utf8) }
+            return Pin()
+        }
+        do {
+            let tree = try ProcessTree.inspect(rootPID: 100, in: proc, policy: policy)
+            Issue.record("a task that moved within the tree was not checked: \(tree.tasks.map(\.pid))")
+        } catch {
+            #expect("\(error)".contains("task 103"), "\(error)")
+        }
         _ = policy
     }
 
