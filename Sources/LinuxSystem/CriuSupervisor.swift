@@ -82,12 +82,28 @@ public final class CriuSupervisor {
         /// criu was killed with its parasite still in the job, so the
         /// supervisor ended the job.
         public var jobEnded: Bool
+        /// criu was ended before the timeout because its run had stalled.
+        public var stalled = false
     }
 
     /// How criu ended, once it and everything it left have been ended.
-    public func wait(milliseconds: Int) -> Ending {
+    /// `stalled` is asked every `sliceMilliseconds` while criu runs whether
+    /// to end it before the timeout (then `Ending.stalled`).
+    public func wait(milliseconds: Int, checkingEvery sliceMilliseconds: Int = 500, stalled: () -> Bool = { false }) -> Ending {
         var ended = chs_supervisor_ended()
-        let done = JobReaper.read(&ended, from: report, milliseconds: milliseconds)
+        let deadline = Kernel.monotonicNanoseconds + UInt64(max(milliseconds, 0)) * 1_000_000
+        var done = false
+        var gaveUp = false
+        while !done && !gaveUp {
+            let now = Kernel.monotonicNanoseconds
+            guard now < deadline else { break }
+            let left = Int((deadline - now) / 1_000_000)
+            if report.waitReadable(milliseconds: max(min(left, sliceMilliseconds), 1)) {
+                done = JobReaper.read(&ended, from: report, milliseconds: max(left, 1))
+                break
+            }
+            gaveUp = stalled()
+        }
         if !done {
             // Timed out, or the supervisor itself was killed: criu's session
             // is ended from here.
@@ -95,6 +111,7 @@ public final class CriuSupervisor {
             try? pidfd.send(.kill)
         }
         _ = try? Spawn.wait(pidfd.pid)
-        return Ending(status: done ? ExitStatus(waitStatus: ended.wait_status) : nil, jobEnded: done && ended.job_ended == 1)
+        return Ending(status: done ? ExitStatus(waitStatus: ended.wait_status) : nil, jobEnded: done && ended.job_ended == 1,
+                      stalled: gaveUp)
     }
 }

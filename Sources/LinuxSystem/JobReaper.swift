@@ -94,6 +94,30 @@ public final class JobReaper {
         return Self.read(&ended, from: report, milliseconds: milliseconds) ? ended.exit_code : nil
     }
 
+    public enum CriuEnd: Equatable {
+        case exited(Int32)
+        /// criu did not end within the timeout.
+        case timedOut
+        /// `stalled` said to give up.
+        case stalled
+    }
+
+    /// Restore: the same, asking `stalled` every `sliceMilliseconds` while
+    /// criu runs whether to stop waiting before the timeout.
+    public func criuEnded(milliseconds: Int, checkingEvery sliceMilliseconds: Int, stalled: () -> Bool) -> CriuEnd {
+        let deadline = Kernel.monotonicNanoseconds + UInt64(max(milliseconds, 0)) * 1_000_000
+        while true {
+            let now = Kernel.monotonicNanoseconds
+            guard now < deadline else { return .timedOut }
+            let left = Int((deadline - now) / 1_000_000)
+            if report.waitReadable(milliseconds: max(min(left, sliceMilliseconds), 1)) {
+                var ended = chs_reaper_criu_ended()
+                return Self.read(&ended, from: report, milliseconds: max(left, 1)) ? .exited(ended.exit_code) : .timedOut
+            }
+            if stalled() { return .stalled }
+        }
+    }
+
     /// Restore: keeps what criu restored, with `root` (inside) as the job's
     /// root; `detach`: the namespace outlives the helper. Returns once the
     /// reaper has carried it out (false when it did not say so in time).

@@ -294,6 +294,53 @@ struct AttackTests {
         Kernel.record("SIGCONT during restore: \(outcomes)")
     }
 
+    @Test("criu stopped by the caller (SIGSTOP) during restore: the stalled restore is ended within seconds, not at criu-timeout, and nothing keeps a capability")
+    func criuStoppedDuringRestore() throws {
+        let (dir, _) = try #require(startCountingJob("sigstop"))
+        defer { killAll(.alice) }
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        Shell.user(.alice, "(while :; do pkill -STOP -u \(User.alice.uid) -x criu; done > /dev/null 2>&1 &)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x sh") }
+        let began = Date()
+        // Without the stall watch this waits for criu-timeout (1800 s): the
+        // harness's timeout ends it and the status is not 77.
+        let run = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
+        #expect(run.status == 77, "\(run)")
+        #expect(run.message.contains("the restore stalled: nothing in it ran for 5 s"), "\(run)")
+        #expect(run.message.contains("everything restored was killed"), "\(run)")
+        #expect(Date().timeIntervalSince(began) < 60, "took \(Date().timeIntervalSince(began)) s")
+        Shell.root("pkill -9 -u \(User.alice.uid) -x sh")
+        expectNoCapableProcess()
+        #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -x criu").stdout.isEmpty && Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty })
+        let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("killed, the restore stalled"), "the job's log says why")
+    }
+
+    @Test("criu stopped by the caller (SIGSTOP) during dump: the stalled dump is ended within seconds, the job goes on, nothing keeps a capability")
+    func criuStoppedDuringDump() throws {
+        let (dir, out) = try #require(startCountingJob("sigstop-dump"))
+        defer { killAll(.alice) }
+        Shell.user(.alice, "(while :; do pkill -STOP -u \(User.alice.uid) -x criu; done > /dev/null 2>&1 &)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid) -x sh") }
+        var caught = 0
+        for round in 0..<10 where caught < 2 {
+            let began = Date()
+            // Without the stall watch a stopped criu waits for criu-timeout
+            // (1800 s): the harness's timeout ends the request.
+            let run = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running", timeout: 120)
+            #expect(Date().timeIntervalSince(began) < 60, "round \(round) took \(Date().timeIntervalSince(began)) s: \(run)")
+            guard run.status != 0 else { continue }
+            caught += 1
+            #expect(run.status == 1, "\(run)")
+            #expect(run.message.contains("stalled: nothing of the dump ran for 5 s"), "\(run)")
+            expectNoCapableProcess("round \(round)")
+            let before = counter(out)
+            #expect(eventually(20) { counter(out) > before }, "the job goes on after a stalled dump (or was ended only with criu's parasite in it)")
+        }
+        #expect(caught > 0, "criu was stopped in none of 10 dumps")
+    }
+
     @Test("criu that never ends is killed after criu-timeout, with everything it started; the request fails")
     func criuTimeout() throws {
         defer { Probe.setMode("ok"); killAll(.alice) }

@@ -61,10 +61,12 @@ extension Session {
         let invocation = CriuInvocation.dump(pid: job.innerPID, shellJob: tree.needsShellJob, leaveRunning: request.leaveRunning,
                                              ghostLimit: config.ghostLimit)
         let started = Kernel.monotonicNanoseconds
-        let ending = try runCriu(invocation, criu: criu, imagesDirectory: genDir, job: job)
+        let ending = try runCriu(invocation, criu: criu, imagesDirectory: genDir, job: job, tree: tree)
         let elapsed = Kernel.monotonicNanoseconds - started
         guard let status = ending.status, status.succeeded else {
-            let what = ending.status.map { "\($0)" } ?? "did not finish within criu-timeout = \(config.criuTimeout) s and was killed"
+            let what = ending.status.map { "\($0)" }
+                ?? (ending.stalled ? "stalled: nothing of the dump ran for \(Self.stallSeconds) s, criu was stopped by a signal sent with your uid, such as SIGSTOP; it was killed"
+                                   : "did not finish within criu-timeout = \(config.criuTimeout) s and was killed")
             // criu lets the tasks run on when it fails; SIGCONT makes sure.
             if !request.leaveRunning { tree.signalAll(.continue) }
             dir.markFailed(generation)
@@ -121,7 +123,7 @@ extension Session {
     /// criu for a dump: in the job's verified namespaces or the helper's own,
     /// under a supervisor that ends everything criu leaves behind.
     func runCriu(_ invocation: CriuInvocation, criu: borrowing FileDescriptor, imagesDirectory: borrowing FileDescriptor,
-                 job: JobLocation) throws(HelperFailure) -> CriuSupervisor.Ending {
+                 job: JobLocation, tree: ProcessTree) throws(HelperFailure) -> CriuSupervisor.Ending {
         let child = invocation.child
         let supervisor = try withPrivileges { (privileges) throws(HelperFailure) -> CriuSupervisor in
             do {
@@ -137,7 +139,15 @@ extension Session {
                 throw .unavailable("cannot start criu: \(error)")
             }
         }
-        return supervisor.wait(milliseconds: criuTimeoutMilliseconds)
+        // The caller can stop criu (SIGSTOP) once it has frozen the job:
+        // nothing of the dump runs then, and it would wait, with the job
+        // frozen, until criu-timeout (StallWatch).
+        let criuPID = supervisor.criu
+        var watch = (try? ProcFilesystem.system()).map { proc in
+            StallWatch(proc: proc, criu: { criuPID }, alsoWatching: tree.tasks.map(\.pid),
+                       windowNanoseconds: UInt64(Self.stallSeconds) * 1_000_000_000)
+        }
+        return supervisor.wait(milliseconds: criuTimeoutMilliseconds) { watch?.stalled(now: Kernel.monotonicNanoseconds) != nil }
     }
 
     /// criu's parasite (its memfd, /memfd:CRIUMFD) is still mapped in a task.

@@ -85,9 +85,29 @@ extension Session {
             do { return try privileges.startCriuRestoring(invocation.child, program: criu, passing: copy.root, lastPID: lastPID) }
             catch { throw .unavailable("cannot start criu in new namespaces: \(error)") }
         }
-        let criuCode = reaper.criuEnded(milliseconds: criuTimeoutMilliseconds)
+        // A signal with the caller's uid can stop what criu waits for (a
+        // task it holds under ptrace, the restore check, criu itself): criu
+        // would wait, with its capability, until criu-timeout. A restore in
+        // which nothing ran for stallSeconds is ended (StallWatch).
+        let reaperPID = reaper.pid
+        var watch = (try? ProcFilesystem.system()).map { proc in
+            StallWatch(proc: proc, criu: { (try? proc.children(of: reaperPID))?.first },
+                       windowNanoseconds: UInt64(Self.stallSeconds) * 1_000_000_000)
+        }
+        var stall: String?
+        let end = reaper.criuEnded(milliseconds: criuTimeoutMilliseconds, checkingEvery: 500) {
+            stall = watch?.stalled(now: Kernel.monotonicNanoseconds)
+            return stall != nil
+        }
         Self.copyLog(from: copy.root, name: invocation.logName, to: source)
         let log = dir.shown(generation + "/" + invocation.logName)
+        if end == .stalled, let stall {
+            reaper.kill()
+            let reason = "the restore stalled: nothing in it ran for \(Self.stallSeconds) s (\(stall)); a task of it was stopped by a signal sent with your uid, such as SIGSTOP or SIGCONT"
+            JobLog.append("restore generation=\(generation): killed, \(reason)", in: dir.fd)
+            throw .refused("\(reason); everything restored was killed")
+        }
+        let criuCode: Int32? = if case .exited(let code) = end { code } else { nil }
         guard let criuCode, criuCode == 0 else {
             reaper.kill()
             // The restore check refused what criu restored (criu then killed it).

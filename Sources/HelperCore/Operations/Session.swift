@@ -119,6 +119,10 @@ public final class Session {
 
     /// How long criu may run, in milliseconds.
     var criuTimeoutMilliseconds: Int { config.criuTimeout * 1000 }
+    /// How long nothing of a criu run (criu, what it started, the tasks it
+    /// works on) may run before the run is taken for stalled and ended
+    /// (StallWatch): a working run always has something running.
+    static let stallSeconds = 5
 
     /// Reads a whole file of a generation directory, never through a link.
     static func readImage(_ dir: borrowing FileDescriptor, _ name: String) throws(ImageError) -> [UInt8] {
