@@ -65,7 +65,7 @@ extension Session {
         let elapsed = Kernel.monotonicNanoseconds - started
         guard let status = ending.status, status.succeeded else {
             let what = ending.status.map { "\($0)" }
-                ?? (ending.stalled ? "stalled: nothing of the dump ran for \(Self.stallSeconds) s, criu was stopped by a signal sent with your uid, such as SIGSTOP; it was killed"
+                ?? (ending.stalled ? "stalled: nothing of the dump ran for \(Self.stallSeconds) s (criu stopped by a signal sent with your uid, such as SIGSTOP), and it was killed"
                                    : "did not finish within criu-timeout = \(config.criuTimeout) s and was killed")
             // criu lets the tasks run on when it fails; SIGCONT makes sure.
             if !request.leaveRunning { tree.signalAll(.continue) }

@@ -103,7 +103,7 @@ extension Session {
         let log = dir.shown(generation + "/" + invocation.logName)
         if end == .stalled, let stall {
             reaper.kill()
-            let reason = "the restore stalled: nothing in it ran for \(Self.stallSeconds) s (\(stall)); a task of it was stopped by a signal sent with your uid, such as SIGSTOP or SIGCONT"
+            let reason = "the restore stalled: nothing in it ran for \(Self.stallSeconds) s (\(stall)); what it waits for does not come: a task of it stopped by a signal sent with your uid (SIGSTOP, SIGCONT), or a lock held outside the job"
             JobLog.append("restore generation=\(generation): killed, \(reason)", in: dir.fd)
             throw .refused("\(reason); everything restored was killed")
         }
