@@ -82,19 +82,20 @@ public final class CriuSupervisor {
         /// criu was killed with its parasite still in the job, so the
         /// supervisor ended the job.
         public var jobEnded: Bool
-        /// criu was ended before the timeout because its run had stalled.
-        public var stalled = false
+        /// What stood still, when criu was ended before the timeout because
+        /// its run had stalled.
+        public var stall: String?
     }
 
     /// How criu ended, once it and everything it left have been ended.
     /// `stalled` is asked every `sliceMilliseconds` while criu runs whether
-    /// to end it before the timeout (then `Ending.stalled`).
-    public func wait(milliseconds: Int, checkingEvery sliceMilliseconds: Int = 500, stalled: () -> Bool = { false }) -> Ending {
+    /// to end it before the timeout: what stands still, or nil.
+    public func wait(milliseconds: Int, checkingEvery sliceMilliseconds: Int = 500, stalled: () -> String? = { nil }) -> Ending {
         var ended = chs_supervisor_ended()
         let deadline = Kernel.monotonicNanoseconds + UInt64(max(milliseconds, 0)) * 1_000_000
         var done = false
-        var gaveUp = false
-        while !done && !gaveUp {
+        var stall: String?
+        while !done && stall == nil {
             let now = Kernel.monotonicNanoseconds
             guard now < deadline else { break }
             let left = Int((deadline - now) / 1_000_000)
@@ -102,7 +103,7 @@ public final class CriuSupervisor {
                 done = JobReaper.read(&ended, from: report, milliseconds: max(left, 1))
                 break
             }
-            gaveUp = stalled()
+            stall = stalled()
         }
         if !done {
             // Timed out, or the supervisor itself was killed: criu's session
@@ -112,6 +113,6 @@ public final class CriuSupervisor {
         }
         _ = try? Spawn.wait(pidfd.pid)
         return Ending(status: done ? ExitStatus(waitStatus: ended.wait_status) : nil, jobEnded: done && ended.job_ended == 1,
-                      stalled: gaveUp)
+                      stall: stall)
     }
 }

@@ -87,24 +87,19 @@ public final class JobReaper {
         return JobReaper(pidfd: pidfd, childInside: started.child, report: report, control: control)
     }
 
-    /// Restore: criu's exit code once criu has ended; nil when it did not end
-    /// within `milliseconds` (the caller then kills the namespace).
-    public func criuEnded(milliseconds: Int) -> Int32? {
-        var ended = chs_reaper_criu_ended()
-        return Self.read(&ended, from: report, milliseconds: milliseconds) ? ended.exit_code : nil
-    }
-
     public enum CriuEnd: Equatable {
         case exited(Int32)
         /// criu did not end within the timeout.
         case timedOut
-        /// `stalled` said to give up.
-        case stalled
+        /// `stalled` said to give up, and why.
+        case stalled(String)
     }
 
-    /// Restore: the same, asking `stalled` every `sliceMilliseconds` while
-    /// criu runs whether to stop waiting before the timeout.
-    public func criuEnded(milliseconds: Int, checkingEvery sliceMilliseconds: Int, stalled: () -> Bool) -> CriuEnd {
+    /// Restore: how criu ended, waiting at most `milliseconds` (the caller
+    /// then kills the namespace) and asking `stalled` every
+    /// `sliceMilliseconds` while criu runs whether to stop waiting before
+    /// that (what stands still, or nil).
+    public func criuEnded(milliseconds: Int, checkingEvery sliceMilliseconds: Int, stalled: () -> String?) -> CriuEnd {
         let deadline = Kernel.monotonicNanoseconds + UInt64(max(milliseconds, 0)) * 1_000_000
         while true {
             let now = Kernel.monotonicNanoseconds
@@ -114,7 +109,7 @@ public final class JobReaper {
                 var ended = chs_reaper_criu_ended()
                 return Self.read(&ended, from: report, milliseconds: max(left, 1)) ? .exited(ended.exit_code) : .timedOut
             }
-            if stalled() { return .stalled }
+            if let stall = stalled() { return .stalled(stall) }
         }
     }
 

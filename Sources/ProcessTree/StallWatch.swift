@@ -14,7 +14,9 @@
 /// criu, of the processes below it and of the job's tasks criu holds under
 /// ptrace in a dump (/proc/TID/schedstat) and their states (/proc/TID/stat). When none of
 /// them ran for `window`, none is runnable and none waits uninterruptibly
-/// (D, the disk), the run has stalled. A working restore always has
+/// (D, the disk), and one of them is stopped (T, t: the signal's doing) or
+/// a zombie (a task of the run killed), the run has stalled. A run that
+/// merely sleeps, everything in it waiting, is left to criu-timeout. A working restore always has
 /// something running or runnable: criu, a restored task in criu's
 /// restorer, or the restore check; a working dump has criu or its parasite
 /// in the job.
@@ -59,13 +61,14 @@ public struct StallWatch {
             treeRan = (tree.ran, now)
             return nil
         }
-        guard now &- treeRan!.at >= window else { return nil }
+        guard now &- treeRan!.at >= window, tree.stopped else { return nil }
         return tree.states
     }
 
     struct Sample {
         var ran: UInt64 = 0
         var busy = false
+        var stopped = false
         var states = ""
     }
 
@@ -101,6 +104,7 @@ public struct StallWatch {
                 guard let thread = threadSample(proc, pid, tid) else { return nil }
                 sample.ran &+= thread.ran
                 sample.busy = sample.busy || thread.busy
+                sample.stopped = sample.stopped || "TtZ".contains(thread.state)
                 if thread.state != "S", stopped.count < 8 {
                     stopped.append("\(tid) \(Self.describe(thread.state))")
                 }

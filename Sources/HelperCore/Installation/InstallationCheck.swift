@@ -62,6 +62,22 @@ public enum InstallationCheck {
         add(true, config.multiThreaded == .refuse
             ? "multi-threaded = refuse: tasks with more than one thread are not checkpointed (their restore would lend criu's capability)"
             : "multi-threaded = allow: while criu restores a multi-threaded task, its user can borrow cap_checkpoint_restore (README, \"Multi-threaded tasks\")")
+        // Kernel audit: this very check is recorded, before anything runs
+        // criu with its capability (a check killed half-way still left it).
+        let audit: (passed: Bool, text: String)
+        do {
+            let trail = try AuditTrail.open()
+            let record = AuditRecord(operation: "check", success: true)
+            var sent: AuditError? = nil
+            if uid != 0, permitted.contains(.auditWrite), let privileges = try? Privileges.takeControlOfWhatIsThere() {
+                do throws(AuditError) { try privileges.writeAuditRecord(record, to: trail) } catch { sent = error }
+            } else {
+                do throws(AuditError) { try trail.send(record) } catch { sent = error }
+            }
+            audit = (sent == nil, sent.map { "kernel audit: \($0)" } ?? "kernel audit reachable (a USER_CMD record for this check was written)")
+        } catch {
+            audit = (false, "\(error)\(config.audit == .bestEffort ? " (audit = best-effort: requests go on)" : "")")
+        }
         switch Result(catching: { () throws(TrustedFile.Problem) in try TrustedFile.open(config.criu, .pathOnly) }) {
         case .success(let criu):
             add(true, "criu \(config.criu): found, root-owned, every directory above it too")
@@ -97,20 +113,7 @@ public enum InstallationCheck {
             add(true, "Yama is not active")
         }
 
-        // Kernel audit: this very check is recorded.
-        do {
-            let trail = try AuditTrail.open()
-            let record = AuditRecord(operation: "check", success: true)
-            var sent: AuditError? = nil
-            if uid != 0, permitted.contains(.auditWrite), let privileges = try? Privileges.takeControlOfWhatIsThere() {
-                do throws(AuditError) { try privileges.writeAuditRecord(record, to: trail) } catch { sent = error }
-            } else {
-                do throws(AuditError) { try trail.send(record) } catch { sent = error }
-            }
-            add(sent == nil, sent.map { "kernel audit: \($0)" } ?? "kernel audit reachable (a USER_CMD record for this check was written)")
-        } catch {
-            add(false, "\(error)\(config.audit == .bestEffort ? " (audit = best-effort: requests go on)" : "")")
-        }
+        add(audit.passed, audit.text)
 
         return items.allSatisfy(\.passed) ? .done : .unavailable
     }

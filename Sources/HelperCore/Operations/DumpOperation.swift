@@ -65,8 +65,8 @@ extension Session {
         let elapsed = Kernel.monotonicNanoseconds - started
         guard let status = ending.status, status.succeeded else {
             let what = ending.status.map { "\($0)" }
-                ?? (ending.stalled ? "stalled: nothing of the dump ran for \(Self.stallSeconds) s (criu stopped by a signal sent with your uid, such as SIGSTOP), and it was killed"
-                                   : "did not finish within criu-timeout = \(config.criuTimeout) s and was killed")
+                ?? ending.stall.map { "stalled: nothing of the dump ran for \(Self.stallSeconds) s (\($0)): criu or a task it holds was stopped by a signal sent with your uid, such as SIGSTOP; criu was killed" }
+                ?? "did not finish within criu-timeout = \(config.criuTimeout) s and was killed"
             // criu lets the tasks run on when it fails; SIGCONT makes sure.
             if !request.leaveRunning { tree.signalAll(.continue) }
             dir.markFailed(generation)
@@ -147,7 +147,7 @@ extension Session {
             StallWatch(proc: proc, criu: { criuPID }, alsoWatching: tree.tasks.map(\.pid),
                        windowNanoseconds: UInt64(Self.stallSeconds) * 1_000_000_000)
         }
-        return supervisor.wait(milliseconds: criuTimeoutMilliseconds) { watch?.stalled(now: Kernel.monotonicNanoseconds) != nil }
+        return supervisor.wait(milliseconds: criuTimeoutMilliseconds) { watch?.stalled(now: Kernel.monotonicNanoseconds) }
     }
 
     /// criu's parasite (its memfd, /memfd:CRIUMFD) is still mapped in a task.

@@ -94,16 +94,14 @@ extension Session {
             StallWatch(proc: proc, criu: { (try? proc.children(of: reaperPID))?.first },
                        windowNanoseconds: UInt64(Self.stallSeconds) * 1_000_000_000)
         }
-        var stall: String?
         let end = reaper.criuEnded(milliseconds: criuTimeoutMilliseconds, checkingEvery: 500) {
-            stall = watch?.stalled(now: Kernel.monotonicNanoseconds)
-            return stall != nil
+            watch?.stalled(now: Kernel.monotonicNanoseconds)
         }
         Self.copyLog(from: copy.root, name: invocation.logName, to: source)
         let log = dir.shown(generation + "/" + invocation.logName)
-        if end == .stalled, let stall {
+        if case .stalled(let stall) = end {
             reaper.kill()
-            let reason = "the restore stalled: nothing in it ran for \(Self.stallSeconds) s (\(stall)); what it waits for does not come: a task of it stopped by a signal sent with your uid (SIGSTOP, SIGCONT), or a lock held outside the job"
+            let reason = "the restore stalled: nothing in it ran for \(Self.stallSeconds) s (\(stall)); a task of it was stopped by a signal sent with your uid, such as SIGSTOP or SIGCONT"
             JobLog.append("restore generation=\(generation): killed, \(reason)", in: dir.fd)
             throw .refused("\(reason); everything restored was killed")
         }
