@@ -12,14 +12,14 @@
 ///
 /// The watch samples the CPU time the kernel counted for every thread of
 /// criu, of the processes below it and of the job's tasks criu holds under
-/// ptrace in a dump (/proc/TID/schedstat) and their states (/proc/TID/stat). When none of
-/// them ran for `window`, none is runnable and none waits uninterruptibly
-/// (D, the disk), and one of them is stopped (T, t: the signal's doing) or
-/// a zombie (a task of the run killed), the run has stalled. A run that
-/// merely sleeps, everything in it waiting, is left to criu-timeout. A working restore always has
-/// something running or runnable: criu, a restored task in criu's
-/// restorer, or the restore check; a working dump has criu or its parasite
-/// in the job.
+/// ptrace in a dump (/proc/TID/schedstat), and their states
+/// (/proc/TID/stat). The run has stalled when none of them ran for
+/// `window`, none is runnable or waits uninterruptibly (D, the disk), and
+/// one of them is stopped (T, t: a signal's doing) or a zombie (a task of
+/// the run killed). A working restore always has something running or
+/// runnable: criu, a restored task in criu's restorer, or the restore
+/// check; a working dump has criu or its parasite in the job. A run that
+/// merely sleeps, everything in it waiting, is left to criu-timeout.
 ///
 /// To keep the cost low on big trees, each sample first reads only criu;
 /// the rest is read only once criu itself has not run for `window`.
