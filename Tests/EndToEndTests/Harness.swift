@@ -230,13 +230,17 @@ func counter(_ path: String) -> Int { Int(lastLine(path)) ?? -1 }
 
 /// Starts a counting job of `user`'s under `criu-helper run`, with a fresh
 /// images directory and output file named after `name`; returns both once
-/// it has counted (nil if it never did).
+/// it has counted and `run` has recorded it (nil if it never did). The
+/// output of an earlier run of the suite is removed first: homes outlive
+/// the suite, and a stale count would pass for this job's.
 func startCountingJob(_ name: String, user: User = .alice, command: String = "\(E2E.bin)/ch-count",
                       helper: String = E2E.helper) -> (dir: String, out: String)? {
     let dir = user.scratch(name)
     let out = "\(user.home)/e2e/\(name).out"
+    Shell.root("rm -f '\(out)'")
     Shell.user(user, "(\(helper) run --images-dir \(dir) -- \(command) > \(out) 2>&1 &)")
-    return eventually(20) { counter(out) >= 1 } ? (dir, out) : nil
+    let started = eventually(20) { counter(out) >= 1 && FileManager.default.fileExists(atPath: "\(dir)/job") }
+    return started ? (dir, out) : nil
 }
 
 /// The job's reaper and root (outer PIDs), from the images directory's job record.
