@@ -302,14 +302,26 @@ struct AttackTests {
         try #require(dump.status == 0, "\(dump)")
         Shell.user(.alice, "(while :; do pkill -STOP -u \(User.alice.uid) -x criu; done > /dev/null 2>&1 &)")
         defer { Shell.root("pkill -9 -u \(User.alice.uid) -x sh") }
-        let began = Date()
-        // Without the stall watch this waits for criu-timeout (1800 s): the
-        // harness's timeout ends it and the status is not 77.
-        let run = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
-        #expect(run.status == 77, "\(run)")
-        #expect(run.message.contains("the restore stalled: nothing in it ran for 5 s"), "\(run)")
-        #expect(run.message.contains("everything restored was killed"), "\(run)")
-        #expect(Date().timeIntervalSince(began) < 60, "took \(Date().timeIntervalSince(began)) s")
+        // The loop may miss a short restore on a busy machine: restores
+        // that ran to the end are killed and tried again.
+        var caught = false
+        for round in 0..<10 where !caught {
+            let began = Date()
+            // Without the stall watch this waits for criu-timeout (1800 s):
+            // the harness's timeout ends it and the status is not 77.
+            let run = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
+            #expect(Date().timeIntervalSince(began) < 60, "round \(round) took \(Date().timeIntervalSince(began)) s: \(run)")
+            if run.status == 0 {
+                Shell.root("pkill -9 -u \(User.alice.uid) -x ch-count")
+                _ = eventually(20) { Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty }
+                continue
+            }
+            caught = true
+            #expect(run.status == 77, "\(run)")
+            #expect(run.message.contains("the restore stalled: nothing in it ran for 5 s"), "\(run)")
+            #expect(run.message.contains("everything restored was killed"), "\(run)")
+        }
+        #expect(caught, "criu was stopped in none of 10 restores")
         Shell.root("pkill -9 -u \(User.alice.uid) -x sh")
         expectNoCapableProcess()
         #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -x criu").stdout.isEmpty && Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty })
