@@ -138,9 +138,15 @@ struct Job {
                 // The command has been exec'd once the process's command
                 // line no longer names the script (setpriv's and sh's did).
                 while Date() < deadline {
-                    // An empty or unreadable one: the process has ended already.
+                    // An unreadable one, or a zombie's: the process has ended
+                    // already. An empty one is also what a process in the
+                    // middle of an exec shows (its new memory has no
+                    // arguments yet): returning then removed the script
+                    // before sh had opened it.
                     guard let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-                          !cmdline.isEmpty, cmdline.contains(script) else { return Job(user: user, pid: pid) }
+                          let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                          !(stat.split(separator: ")").last?.hasPrefix(" Z") ?? true) else { return Job(user: user, pid: pid) }
+                    if !cmdline.isEmpty && !cmdline.contains(script) { return Job(user: user, pid: pid) }
                     usleep(10_000)
                 }
                 return nil
