@@ -14,14 +14,15 @@
 # needs it. cap_checkpoint_restore is for criu; cap_sys_admin for the helper's
 # private tmpfs, PID and mount namespaces and for criu restoring a terminal;
 # cap_sys_chroot to enter a job's mount namespace (setns); cap_audit_write for
-# the helper's own audit records. No cap_sys_ptrace: see README, "Capabilities".
+# the helper's own audit records; cap_net_admin to bring up the loopback of the
+# network namespace of a `run --private-network` job (never handed to criu). No cap_sys_ptrace: see README, "Capabilities".
 set -eu
 
 prefix=/usr/local
 criu=
 group=
 binary=.build/release/criu-helper
-caps=cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore+p
+caps=cap_net_admin,cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore+p
 
 die() { echo "setcap.sh: $*" >&2; exit "${2:-64}"; }
 

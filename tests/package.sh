@@ -62,7 +62,7 @@ snapshot >"$out.before"
 apt-get install -y -q "$deb" >"$out.apt" 2>&1 || { cat "$out.apt"; fail "apt-get install"; exit 1; }
 sed -n '/^criu-helper check/,/^Processing/p' "$out.apt"
 got=$(getcap "$helper" | sed 's/^[^ ]* //')
-[ "$got" = cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore=p ] || fail "getcap $helper: '$got'"
+[ "$got" = cap_net_admin,cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore=p ] || fail "getcap $helper: '$got'"
 as_user chuser1 "$helper check" >"$out.check" 2>&1 || { cat "$out.check"; fail "criu-helper check as chuser1"; }
 grep -q '^ok   configuration /etc/criu-helper.conf' "$out.check" || fail "check does not read $conf"
 [ -x /usr/sbin/criu-helper-audit ] || fail "no /usr/sbin/criu-helper-audit"
@@ -99,7 +99,7 @@ dpkg-statoverride --update --add root chpkg 0750 "$helper"
 dpkg-reconfigure criu-helper >"$out.reconf" 2>&1 || { cat "$out.reconf"; fail "dpkg-reconfigure"; }
 [ "$(stat -c %a:%U:%G "$helper")" = 750:root:chpkg ] || fail "statoverride: $(stat -c %a:%U:%G "$helper")"
 got=$(getcap "$helper" | sed 's/^[^ ]* //')
-[ "$got" = cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore=p ] || fail "after statoverride getcap: '$got'"
+[ "$got" = cap_net_admin,cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore=p ] || fail "after statoverride getcap: '$got'"
 as_user chuser1 "$helper check" >/dev/null 2>&1 || fail "check as chuser1 (a member of chpkg)"
 as_user chuser2 "$helper check" >/dev/null 2>&1 && fail "chuser2 (no member) ran the helper"
 dpkg -i "$deb" >/dev/null 2>&1 || fail "reinstall with the statoverride"

@@ -12,6 +12,10 @@
 // The reaper's steps, in order (each failure is reported with its step):
 //   MOUNT_PROC   a private /proc for the new PID namespace (CAP_SYS_ADMIN)
 //   LAST_PID     ns_last_pid, so that PIDs start where asked (CAP_SYS_ADMIN)
+//   LOOPBACK_UP  a private network only: `lo` up in the new network
+//                namespace, which gives it 127.0.0.1 and ::1 (CAP_NET_ADMIN;
+//                the namespace is owned by the initial user namespace, so
+//                neither the caller nor criu can change it afterwards)
 //   FORK         the child: the job (run) or criu (restore), set up by
 //                spawn.c's chs_child_exec
 //   DROP_CAPABILITIES   the reaper itself: nothing from here on
@@ -26,7 +30,10 @@
 // enter namespaces of the caller's choosing.
 #include "child.h"
 #include <sched.h>
+#include <net/if.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <string.h>
 #include <time.h>
 
 /// Decimal digits of a non-negative number (snprintf is not async-signal-safe).
@@ -121,6 +128,25 @@ static void reap_until_root_ends(pid_t root)
     }
 }
 
+/// SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP, on `lo`: 0, or -1 with errno.
+static int loopback_up(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    int result = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (result == 0) {
+        ifr.ifr_flags = (short)(ifr.ifr_flags | IFF_UP);
+        result = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result;
+}
+
 static void report_started(int report_fd, int step, int error, int child)
 {
     struct chs_reaper_started started = { { step, error }, child };
@@ -151,6 +177,12 @@ static void reaper_main(const struct chs_reaper_start *s)
             _exit(1);
         }
         close(fd);
+    }
+
+    // LOOPBACK_UP
+    if (s->private_network && loopback_up() != 0) {
+        report_started(s->report_fd, CHS_STEP_LOOPBACK_UP, errno, 0);
+        _exit(1);
     }
 
     // FORK: the child reports a failed set-up on its own pipe; end of file
@@ -224,7 +256,9 @@ static void reaper_main(const struct chs_reaper_start *s)
 
 pid_t chs_reaper_clone(const struct chs_reaper_start *start)
 {
-    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | CLONE_NEWNS | SIGCHLD), 0UL, 0UL, 0UL, 0UL);
+    unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | SIGCHLD;
+    if (start->private_network) flags |= CLONE_NEWNET;
+    pid_t pid = (pid_t)syscall(SYS_clone, flags, 0UL, 0UL, 0UL, 0UL);
     if (pid == 0) reaper_main(start);
     return pid;
 }

@@ -137,6 +137,10 @@ static void supervisor_main(const struct chs_supervisor_start *s, pid_t helper)
         report_started(s->report_fd, CHS_STEP_ENTER_MOUNT_NAMESPACE, errno, 0);
         _exit(1);
     }
+    if (s->net_ns_fd >= 0 && setns(s->net_ns_fd, CLONE_NEWNET) != 0) {
+        report_started(s->report_fd, CHS_STEP_ENTER_NETWORK_NAMESPACE, errno, 0);
+        _exit(1);
+    }
     if (s->pid_ns_fd >= 0 && setns(s->pid_ns_fd, CLONE_NEWPID) != 0) {
         report_started(s->report_fd, CHS_STEP_ENTER_PID_NAMESPACE, errno, 0);
         _exit(1);

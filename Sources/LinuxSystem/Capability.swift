@@ -1,5 +1,9 @@
 /// The capabilities criu-helper knows by name (linux/capability.h numbers).
 public enum Capability: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    /// CAP_NET_ADMIN: `lo` up in the network namespace the helper makes for a
+    /// job of `run --private-network` (and its restore), in the reaper before
+    /// it forks. Never handed to criu.
+    case netAdmin = 12
     /// CAP_SYS_CHROOT: with CAP_SYS_ADMIN, setns() into a job's mount
     /// namespace, in the supervisor that then starts criu there.
     case sysChroot = 18
@@ -17,6 +21,7 @@ public enum Capability: Int32, CaseIterable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .netAdmin: return "cap_net_admin"
         case .sysChroot: return "cap_sys_chroot"
         case .sysPtrace: return "cap_sys_ptrace"
         case .sysAdmin: return "cap_sys_admin"
@@ -36,6 +41,7 @@ public struct CapabilitySet: OptionSet, Hashable, Sendable, CustomStringConverti
     }
 
     public static var none: CapabilitySet { [] }
+    public static let netAdmin = CapabilitySet([Capability.netAdmin])
     public static let sysChroot = CapabilitySet([Capability.sysChroot])
     public static let sysPtrace = CapabilitySet([Capability.sysPtrace])
     public static let sysAdmin = CapabilitySet([Capability.sysAdmin])
@@ -45,8 +51,9 @@ public struct CapabilitySet: OptionSet, Hashable, Sendable, CustomStringConverti
     /// all permitted only: cap_checkpoint_restore for criu; cap_sys_admin for
     /// the private tmpfs and the job's PID and mount namespaces;
     /// cap_sys_chroot (with cap_sys_admin) to enter a job's mount namespace;
-    /// cap_audit_write for the helper's own audit records.
-    public static let installed = CapabilitySet([.sysAdmin, .sysChroot, .auditWrite, .checkpointRestore])
+    /// cap_audit_write for the helper's own audit records; cap_net_admin for
+    /// the loopback of a private network.
+    public static let installed = CapabilitySet([.netAdmin, .sysAdmin, .sysChroot, .auditWrite, .checkpointRestore])
 
     public func contains(_ cap: Capability) -> Bool { rawValue & (1 << UInt64(cap.rawValue)) != 0 }
 

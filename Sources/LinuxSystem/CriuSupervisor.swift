@@ -32,12 +32,13 @@ public final class CriuSupervisor {
     /// CAP_SYS_ADMIN and CAP_SYS_CHROOT must be effective (Privileges).
     public static func start(_ criu: ChildSpec, program: borrowing FileDescriptor, passing: borrowing FileDescriptor,
                              entering mount: borrowing NamespaceFile, _ pid: borrowing NamespaceFile,
-                             reaper: Int32) throws(StartFailure) -> CriuSupervisor {
+                             _ network: borrowing NamespaceFile, reaper: Int32) throws(StartFailure) -> CriuSupervisor {
         try start(criu, program: program.rawValue, passing: passing.rawValue,
-                  mount: mount.descriptor.rawValue, pid: pid.descriptor.rawValue, reaper: reaper)
+                  mount: mount.descriptor.rawValue, pid: pid.descriptor.rawValue, network: network.descriptor.rawValue,
+                  reaper: reaper)
     }
 
-    static func start(_ spec: ChildSpec, program: Int32, passing: Int32, mount: Int32, pid: Int32,
+    static func start(_ spec: ChildSpec, program: Int32, passing: Int32, mount: Int32, pid: Int32, network: Int32 = -1,
                       reaper: Int32 = -1) throws(StartFailure) -> CriuSupervisor {
         func failure(_ step: chs_child_step, _ errno: Errno = .current) -> StartFailure {
             StartFailure(chs_failure(step: Int32(step.rawValue), error: errno.rawValue))
@@ -50,7 +51,8 @@ public final class CriuSupervisor {
         do { reportPipe = try FileDescriptor.makePipe() } catch { throw failure(CHS_STEP_PIPE) }
         let reportWrite = reportPipe.write.rawValue
         let supervisor: pid_t = criu.withC(program: program, passing: passing) { (child: inout chs_child) -> pid_t in
-            var start = chs_supervisor_start(mount_ns_fd: mount, pid_ns_fd: pid, job_reaper_pidfd: reaper, criu: child,
+            var start = chs_supervisor_start(mount_ns_fd: mount, pid_ns_fd: pid, net_ns_fd: network,
+                                             job_reaper_pidfd: reaper, criu: child,
                                              report_fd: reportWrite)
             return sys_supervisor_fork(&start)
         }

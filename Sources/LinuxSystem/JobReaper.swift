@@ -5,7 +5,8 @@ import Glibc
 /// PID and mount namespaces (CSystem/reaper.c), and the protocol with it.
 ///
 ///   helper                      reaper (PID 1 inside)
-///   clone(NEWPID|NEWNS)  --->   mount /proc, ns_last_pid, fork the child,
+///   clone(NEWPID|NEWNS   --->   mount /proc, ns_last_pid, (NEWNET) lo up,
+///         [|NEWNET])             fork the child,
 ///                               drop every capability
 ///   started()            <---   started: the child's PID, or the failed step
 ///   (restore only)
@@ -35,21 +36,24 @@ public final class JobReaper {
     }
 
     /// Clones the reaper for `run`: its child is the job (execvp through the
-    /// job's own PATH). CAP_SYS_ADMIN must be effective (Privileges).
-    public static func startJob(_ child: ChildSpec, lastPID: Int32) throws(StartFailure) -> JobReaper {
-        try start(.runsJob, child: child, program: -1, passing: nil, lastPID: lastPID)
+    /// job's own PATH). CAP_SYS_ADMIN must be effective, and CAP_NET_ADMIN
+    /// for a `privateNetwork` (Privileges).
+    public static func startJob(_ child: ChildSpec, lastPID: Int32, privateNetwork: Bool) throws(StartFailure) -> JobReaper {
+        try start(.runsJob, child: child, program: -1, passing: nil, lastPID: lastPID, privateNetwork: privateNetwork)
     }
 
     /// Clones the reaper for `restore`: its child is criu (`program`, an
     /// O_PATH descriptor) with `passing` as descriptor 3. CAP_SYS_ADMIN must
-    /// be effective and criu's capability inheritable (Privileges).
+    /// be effective (and CAP_NET_ADMIN for a `privateNetwork`) and criu's
+    /// capability inheritable (Privileges).
     public static func startCriu(_ child: ChildSpec, program: borrowing FileDescriptor, passing: borrowing FileDescriptor,
-                                 lastPID: Int32) throws(StartFailure) -> JobReaper {
-        try start(.runsCriu, child: child, program: program.rawValue, passing: passing.rawValue, lastPID: lastPID)
+                                 lastPID: Int32, privateNetwork: Bool) throws(StartFailure) -> JobReaper {
+        try start(.runsCriu, child: child, program: program.rawValue, passing: passing.rawValue, lastPID: lastPID,
+                  privateNetwork: privateNetwork)
     }
 
     static func start(_ role: Role, child: ChildSpec, program: Int32, passing: Int32?,
-                      lastPID: Int32) throws(StartFailure) -> JobReaper {
+                      lastPID: Int32, privateNetwork: Bool) throws(StartFailure) -> JobReaper {
         func failure(_ step: chs_child_step, _ errno: Errno = .current) -> StartFailure {
             StartFailure(chs_failure(step: Int32(step.rawValue), error: errno.rawValue))
         }
@@ -61,6 +65,7 @@ public final class JobReaper {
         let roleNumber = Int32(role == .runsJob ? CHS_REAPER_RUNS_JOB.rawValue : CHS_REAPER_RUNS_CRIU.rawValue)
         let pid: pid_t = child.withC(program: program, passing: passing) { (spec: inout chs_child) -> pid_t in
             var start = chs_reaper_start(role: roleNumber, child: spec, last_pid: lastPID,
+                                         private_network: privateNetwork ? 1 : 0,
                                          report_fd: reportWrite, control_fd: controlRead)
             return sys_reaper_clone(&start)
         }

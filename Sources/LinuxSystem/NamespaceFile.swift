@@ -15,9 +15,10 @@ public struct NamespaceID: Equatable, Hashable, Sendable, CustomStringConvertibl
 /// criu-helper while it holds CAP_SYS_ADMIN), never by the caller.
 public struct NamespaceFile: ~Copyable {
     public enum Kind: Sendable, CustomStringConvertible {
-        case mount, pid, user
+        case mount, pid, user, network
         var cloneFlag: Int32 {
             switch self {
+            case .network: return Int32(CHS_CLONE_NEWNET)
             case .mount: return Int32(CHS_CLONE_NEWNS)
             case .pid: return Int32(CHS_CLONE_NEWPID)
             case .user: return Int32(CHS_CLONE_NEWUSER)
@@ -26,6 +27,7 @@ public struct NamespaceFile: ~Copyable {
         public var procName: String {
             switch self {
             case .mount: return "mnt"
+            case .network: return "net"
             case .pid: return "pid"
             case .user: return "user"
             }
@@ -34,6 +36,7 @@ public struct NamespaceFile: ~Copyable {
             switch self {
             case .mount: return "mount"
             case .pid: return "PID"
+            case .network: return "network"
             case .user: return "user"
             }
         }

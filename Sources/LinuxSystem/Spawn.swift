@@ -109,6 +109,8 @@ public struct StartFailure: Error, Sendable, CustomStringConvertible {
             Int32(CHS_STEP_ENTER_MOUNT_NAMESPACE.rawValue): "entering the job's mount namespace",
             Int32(CHS_STEP_ENTER_PID_NAMESPACE.rawValue): "entering the job's PID namespace",
             Int32(CHS_STEP_SUBREAPER.rawValue): "becoming a subreaper", Int32(CHS_STEP_PIPE.rawValue): "pipe",
+            Int32(CHS_STEP_LOOPBACK_UP.rawValue): "bringing up the job's loopback",
+            Int32(CHS_STEP_ENTER_NETWORK_NAMESPACE.rawValue): "entering the job's network namespace",
         ]
         return names[step] ?? "step \(step)"
     }

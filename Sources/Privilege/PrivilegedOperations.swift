@@ -15,9 +15,10 @@ import LinuxSystem
 /// | writeAuditRecord       | cap_audit_write                    | a USER_CMD record |
 /// | mountPrivateCopy       | cap_sys_admin                      | fsopen/fsmount of a tmpfs mounted nowhere |
 /// | startJob               | cap_sys_admin                      | clone(NEWPID|NEWNS), mount its /proc, ns_last_pid |
-/// | startCriuRestoring     | cap_sys_admin; criu: cap_checkpoint_restore | the same, with criu as the child |
+/// | startJob(private network) | cap_sys_admin + cap_net_admin   | the same with NEWNET, and `lo` up in it |
+/// | startCriuRestoring     | cap_sys_admin (+ cap_net_admin); criu: cap_checkpoint_restore | the same, with criu as the child |
 /// | startCriu              | criu: cap_checkpoint_restore       | criu in the helper's namespaces |
-/// | startCriu(entering:)   | cap_sys_admin + cap_sys_chroot; criu: cap_checkpoint_restore | setns() into the job's mount namespace needs both |
+/// | startCriu(entering:)   | cap_sys_admin + cap_sys_chroot; criu: cap_checkpoint_restore | setns() into the job's mount namespace needs both (its network namespace, cap_sys_admin) |
 ///
 /// criu gets `criuCapabilities` and nothing else, always: the set is a
 /// constant of this file, chosen from nothing an image or the caller says.
@@ -65,27 +66,37 @@ public struct Privileges: ~Copyable {
 
     /// `run`: the job's PID and mount namespaces with the reaper as PID 1
     /// (cap_sys_admin for the clone, its /proc and ns_last_pid, inherited by
-    /// the reaper only until it has forked the job). The job itself drops
-    /// every capability before it execs, whatever `job` says.
-    public func startJob(_ job: ChildSpec) throws(StartFailure) -> JobReaper {
+    /// the reaper only until it has forked the job); with `privateNetwork`
+    /// a network namespace too, whose `lo` the reaper brings up
+    /// (cap_net_admin, the same way). The job itself drops every capability
+    /// before it execs, whatever `job` says.
+    public func startJob(_ job: ChildSpec, privateNetwork: Bool) throws(StartFailure) -> JobReaper {
         var spec = job
         spec.dropCapabilities = true
         spec.ambient = .none
         spec.noNewPrivileges = true
-        return try state.with(effective: .sysAdmin) { () throws(StartFailure) in
-            try JobReaper.startJob(spec, lastPID: 300)
+        return try state.with(effective: Self.namespaceCapabilities(privateNetwork: privateNetwork)) { () throws(StartFailure) in
+            try JobReaper.startJob(spec, lastPID: 300, privateNetwork: privateNetwork)
         }
     }
 
     /// `restore`: fresh PID and mount namespaces whose reaper starts criu
     /// with `criuCapabilities` as its ambient set (inheritable for the
-    /// fork only) and cap_sys_admin for the clone.
+    /// fork only) and cap_sys_admin for the clone; with `privateNetwork` a
+    /// network namespace too, as startJob makes it.
     public func startCriuRestoring(_ criu: ChildSpec, program: borrowing FileDescriptor, passing: borrowing FileDescriptor,
-                                   lastPID: Int32) throws(StartFailure) -> JobReaper {
+                                   lastPID: Int32, privateNetwork: Bool) throws(StartFailure) -> JobReaper {
         let spec = Self.criuSpec(criu)
-        return try state.with(effective: .sysAdmin, inheritable: Self.criuCapabilities) { () throws(StartFailure) in
-            try JobReaper.startCriu(spec, program: program, passing: passing, lastPID: lastPID)
+        let effective = Self.namespaceCapabilities(privateNetwork: privateNetwork)
+        return try state.with(effective: effective, inheritable: Self.criuCapabilities) { () throws(StartFailure) in
+            try JobReaper.startCriu(spec, program: program, passing: passing, lastPID: lastPID, privateNetwork: privateNetwork)
         }
+    }
+
+    /// What the reaper's clone and set-up need: cap_sys_admin, and
+    /// cap_net_admin for the loopback of a private network.
+    static func namespaceCapabilities(privateNetwork: Bool) -> CapabilitySet {
+        privateNetwork ? [.sysAdmin, .netAdmin] : .sysAdmin
     }
 
     /// criu in the helper's own namespaces, with `criuCapabilities` as its
@@ -98,18 +109,19 @@ public struct Privileges: ~Copyable {
         }
     }
 
-    /// criu inside a job's namespaces: the supervisor enters `mount` and
-    /// `pid` (setns() into a mount namespace needs cap_sys_admin and
-    /// cap_sys_chroot, effective for the fork only; the supervisor drops
-    /// them before criu runs) and starts criu with `criuCapabilities`.
-    /// The namespaces must have been verified (JobNamespaces).
+    /// criu inside a job's namespaces: the supervisor enters `mount`,
+    /// `network` and `pid` (setns() into a mount namespace needs
+    /// cap_sys_admin and cap_sys_chroot, into a network namespace
+    /// cap_sys_admin, effective for the fork only; the supervisor drops them
+    /// before criu runs) and starts criu with `criuCapabilities`. The
+    /// namespaces must have been verified (JobNamespaces).
     public func startCriu(_ criu: ChildSpec, program: borrowing FileDescriptor, passing: borrowing FileDescriptor,
                           entering mount: borrowing NamespaceFile, _ pid: borrowing NamespaceFile,
-                          reaper: borrowing PidFD) throws(StartFailure) -> CriuSupervisor {
+                          _ network: borrowing NamespaceFile, reaper: borrowing PidFD) throws(StartFailure) -> CriuSupervisor {
         let spec = Self.criuSpec(criu)
         let reaperFD = reaper.rawValue
         return try state.with(effective: [.sysAdmin, .sysChroot], inheritable: Self.criuCapabilities) { () throws(StartFailure) in
-            try CriuSupervisor.start(spec, program: program, passing: passing, entering: mount, pid, reaper: reaperFD)
+            try CriuSupervisor.start(spec, program: program, passing: passing, entering: mount, pid, network, reaper: reaperFD)
         }
     }
 

@@ -4,7 +4,7 @@ import LinuxSystem
 /// A process tree that has passed the ownership check: every process and
 /// every thread in it has the caller's credentials (CredentialRule), is
 /// dumpable, and lives in the helper's user namespace and in the PID and
-/// mount namespaces criu will run in.
+/// mount (and network) namespaces criu will run in.
 public final class ProcessTree {
     public let root: PinnedTask
     /// Every process, the root first, parents before children.
@@ -206,7 +206,7 @@ public final class ProcessTree {
             let fdStatus = try task.status(of: "fd")
             guard fdStatus.owner == policy.rule.uid else { throw TreeRefusal.notDumpable(pid: pid, tid: tid) }
             for (kind, expected) in [(NamespaceFile.Kind.user, policy.userNamespace), (.pid, policy.pidNamespace),
-                                     (.mount, policy.mountNamespace)] {
+                                     (.mount, policy.mountNamespace), (.network, policy.networkNamespace)] {
                 guard try proc.namespace(kind, in: task) == expected else {
                     throw TreeRefusal.otherNamespace(pid: pid, tid: tid, kind: kind.description)
                 }

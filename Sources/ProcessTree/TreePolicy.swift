@@ -9,20 +9,22 @@ public struct TreePolicy: Sendable {
     /// The helper and its ancestors.
     public var excludedPIDs: Set<Int32>
     /// The namespaces every task must be in: the helper's user namespace,
-    /// and the PID and mount namespaces criu will run in.
+    /// and the PID, mount and network namespaces criu will run in.
     public var userNamespace: NamespaceID
     public var pidNamespace: NamespaceID
     public var mountNamespace: NamespaceID
+    public var networkNamespace: NamespaceID
     public var maximumTasks: Int
     public var maximumThreads: Int
 
     public init(rule: CredentialRule, excludedPIDs: Set<Int32>, userNamespace: NamespaceID, pidNamespace: NamespaceID,
-                mountNamespace: NamespaceID, maximumTasks: Int = 4096, maximumThreads: Int = 65536) {
+                mountNamespace: NamespaceID, networkNamespace: NamespaceID, maximumTasks: Int = 4096, maximumThreads: Int = 65536) {
         self.rule = rule
         self.excludedPIDs = excludedPIDs
         self.userNamespace = userNamespace
         self.pidNamespace = pidNamespace
         self.mountNamespace = mountNamespace
+        self.networkNamespace = networkNamespace
         self.maximumTasks = maximumTasks
         self.maximumThreads = maximumThreads
     }

@@ -3,7 +3,8 @@
 // cap_checkpoint_restore (criu's one capability), cap_sys_admin (the private
 // tmpfs; the job's PID and mount namespaces), cap_sys_chroot (with
 // cap_sys_admin, entering a job's mount namespace), cap_audit_write (the
-// helper's own audit records). Every place one is raised is in
+// helper's own audit records), cap_net_admin (the loopback of a job's
+// private network). Every place one is raised is in
 // Privilege/PrivilegedOperations.swift.
 //
 // The privileged path, top to bottom. Before this file runs, the C

@@ -8,7 +8,7 @@ struct InstallationTests {
     func fileCapabilities() {
         let run = Shell.root("getcap \(E2E.helper)")
         #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-                == "\(E2E.helper) cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore=p")
+                == "\(E2E.helper) cap_net_admin,cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore=p")
         #expect(!run.stdout.contains("cap_sys_ptrace"))
     }
 
@@ -35,7 +35,7 @@ struct InstallationTests {
         let dir = User.alice.scratch("nocap")
         let run = Shell.user(.alice, "/opt/chnocap/bin/criu-helper dump --pid $$ --images-dir \(dir)")
         #expect(run.status == 69, "\(run)")
-        #expect(run.message.hasPrefix("criu-helper: unavailable: the helper lacks cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore in its permitted set"))
+        #expect(run.message.hasPrefix("criu-helper: unavailable: the helper lacks cap_net_admin,cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore in its permitted set"))
         #expect(!FileManager.default.fileExists(atPath: dir))
     }
 
@@ -53,7 +53,7 @@ struct InstallationTests {
         Shell.root("""
             mkdir -p /mnt/chnosuid && (mountpoint -q /mnt/chnosuid || mount -t tmpfs -o nosuid,mode=0755 tmpfs /mnt/chnosuid) &&
             mkdir -p /mnt/chnosuid/bin /mnt/chnosuid/etc && cp \(E2E.helper) /mnt/chnosuid/bin/ &&
-            setcap cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore+p /mnt/chnosuid/bin/criu-helper &&
+            setcap cap_net_admin,cap_sys_chroot,cap_sys_admin,cap_audit_write,cap_checkpoint_restore+p /mnt/chnosuid/bin/criu-helper &&
             cp \(E2E.configuration) /mnt/chnosuid/etc/
             """)
         let run = Shell.user(.alice, "/mnt/chnosuid/bin/criu-helper dump --pid $$ --images-dir /tmp/chnosuid-x")

@@ -81,6 +81,7 @@ struct ProcTests {
         _ = fm.createFile(atPath: "\(root)/ns/user", contents: Data())
         _ = fm.createFile(atPath: "\(root)/ns/pid", contents: Data())
         _ = fm.createFile(atPath: "\(root)/ns/mnt", contents: Data())
+        _ = fm.createFile(atPath: "\(root)/ns/net", contents: Data())
         for (pid, ppid, threads, children) in [(Int32(100), Int32(1), [Int32(100)], "101"), (101, 100, [101, 102], "")] {
             try Self.makeProcess(in: root, pid: pid, ppid: ppid, threads: threads, children: children)
         }
@@ -90,8 +91,10 @@ struct ProcTests {
         let user = try proc.namespace(.user, of: "100")
         let pidns = try proc.namespace(.pid, of: "100")
         let mount = try proc.namespace(.mount, of: "100")
+        let network = try proc.namespace(.network, of: "100")
         let policy = TreePolicy(rule: CredentialRule(uid: Self.me, groups: [Self.myGroup], requireNoNewPrivileges: true),
-                                excludedPIDs: [], userNamespace: user, pidNamespace: pidns, mountNamespace: mount)
+                                excludedPIDs: [], userNamespace: user, pidNamespace: pidns, mountNamespace: mount,
+                                networkNamespace: network)
         return (proc, policy)
     }
 
@@ -109,6 +112,7 @@ struct ProcTests {
                 try fm.linkItem(atPath: "\(root)/ns/user", toPath: "\(dir)/ns/user")
                 try fm.linkItem(atPath: "\(root)/ns/pid", toPath: "\(dir)/ns/pid")
                 try fm.linkItem(atPath: "\(root)/ns/mnt", toPath: "\(dir)/ns/mnt")
+                try fm.linkItem(atPath: "\(root)/ns/net", toPath: "\(dir)/ns/net")
             }
             let dir = "\(root)/\(pid)"
             try Self.status(pid: pid, ppid: ppid).write(toFile: "\(dir)/status", atomically: true, encoding: .utf8)
@@ -118,6 +122,7 @@ struct ProcTests {
             try fm.linkItem(atPath: "\(root)/ns/user", toPath: "\(dir)/ns/user")
             try fm.linkItem(atPath: "\(root)/ns/pid", toPath: "\(dir)/ns/pid")
             try fm.linkItem(atPath: "\(root)/ns/mnt", toPath: "\(dir)/ns/mnt")
+            try fm.linkItem(atPath: "\(root)/ns/net", toPath: "\(dir)/ns/net")
         }
     }
 
@@ -189,6 +194,18 @@ struct ProcTests {
         }
         guard case .failure(let refusal) = result else { Issue.record("a tree with an unread thread was accepted"); return }
         #expect("\(refusal)".contains("thread 102"), "\(refusal)")
+    }
+
+    @Test("a thread in another network namespace than the job's is refused (a job of run --private-network, or one beside it)")
+    func threadInOtherNetwork() throws {
+        let result = try inspect { root in
+            let path = "\(root)/101/task/102/ns/net"
+            try? FileManager.default.removeItem(atPath: path)
+            FileManager.default.createFile(atPath: "\(root)/ns/other-net", contents: Data())
+            try? FileManager.default.linkItem(atPath: "\(root)/ns/other-net", toPath: path)
+        }
+        guard case .failure(let refusal) = result else { Issue.record("accepted"); return }
+        #expect("\(refusal)".contains("thread 102") && "\(refusal)".contains("network"), "\(refusal)")
     }
 
     @Test("a thread with other credentials is refused")

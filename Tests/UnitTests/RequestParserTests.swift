@@ -38,6 +38,18 @@ struct RequestParserTests {
                 == .run(RunRequest(imagesDirectory: "/d", checkpointEvery: nil, keep: nil, command: ["sh", "-c", "--pid 1"])))
     }
 
+    @Test("run --private-network is a flag of run alone, given once, without a value")
+    func privateNetwork() throws {
+        #expect(try parse("run", "--private-network", "--", "sleep", "1")
+                == .run(RunRequest(imagesDirectory: nil, checkpointEvery: nil, keep: nil, command: ["sleep", "1"], privateNetwork: true)))
+        #expect(try parse("run", "--", "sleep", "--private-network")
+                == .run(RunRequest(imagesDirectory: nil, checkpointEvery: nil, keep: nil, command: ["sleep", "--private-network"])))
+        for words in [["run", "--private-network", "--private-network", "--", "sleep"], ["run", "--private-network=yes", "--", "sleep"],
+                      ["dump", "--images-dir", "/d", "--private-network"], ["restore", "--images-dir", "/d", "--private-network"]] {
+            #expect(throws: HelperFailure.self) { try parser.parse(["criu-helper"] + words) }
+        }
+    }
+
     @Test("caller text in messages is quoted and made visible")
     func shown() {
         #expect(RequestParser.shown("a'b\nc") == "'a\\x27b\\xac'")

@@ -55,7 +55,8 @@ extern int chs_has_file_capabilities(int fd);
 static inline int chs_ns_owner(int nsfd) { return ioctl(nsfd, (unsigned long)((0xb7 << 8) | 0x1)); }
 /// NS_GET_NSTYPE: the CLONE_NEW* constant of `nsfd`'s namespace.
 static inline int chs_ns_type(int nsfd) { return ioctl(nsfd, (unsigned long)((0xb7 << 8) | 0x3)); }
-enum { CHS_CLONE_NEWNS = 0x00020000, CHS_CLONE_NEWPID = 0x20000000, CHS_CLONE_NEWUSER = 0x10000000 };
+enum { CHS_CLONE_NEWNS = 0x00020000, CHS_CLONE_NEWPID = 0x20000000, CHS_CLONE_NEWUSER = 0x10000000,
+       CHS_CLONE_NEWNET = 0x40000000 };
 
 // --- processes --------------------------------------------------------------
 static inline int chs_pidfd_open(pid_t pid, unsigned flags) {
@@ -132,7 +133,8 @@ enum chs_child_step {
     CHS_STEP_EXEC,
     // Steps of the reaper and the supervisor, reported the same way.
     CHS_STEP_MOUNT_PROC = 20, CHS_STEP_LAST_PID, CHS_STEP_FORK, CHS_STEP_ENTER_MOUNT_NAMESPACE,
-    CHS_STEP_ENTER_PID_NAMESPACE, CHS_STEP_SUBREAPER, CHS_STEP_PIPE,
+    CHS_STEP_ENTER_PID_NAMESPACE, CHS_STEP_SUBREAPER, CHS_STEP_PIPE, CHS_STEP_LOOPBACK_UP,
+    CHS_STEP_ENTER_NETWORK_NAMESPACE,
 };
 /// What went wrong, and where.
 struct chs_failure {
@@ -154,6 +156,7 @@ struct chs_reaper_start {
     int role;
     struct chs_child child;
     int last_pid;                // written to ns_last_pid before the child is forked (0: not)
+    int private_network;         // 1: a network namespace of the job's own too, loopback up
     int report_fd;               // reaper -> helper: the messages below, in order
     int control_fd;              // helper -> reaper (restore): struct chs_reaper_verdict
 };
@@ -178,15 +181,18 @@ struct chs_reaper_verdict {
 struct chs_reaper_kept {
     int ok;
 };
-/// clone(CLONE_NEWPID | CLONE_NEWNS): the reaper's PID outside, or -1.
-/// CAP_SYS_ADMIN must be effective (new namespaces, mounting /proc,
-/// ns_last_pid); the reaper gives up every capability once its child is forked.
+/// clone(CLONE_NEWPID | CLONE_NEWNS, and CLONE_NEWNET for a private
+/// network): the reaper's PID outside, or -1. CAP_SYS_ADMIN must be
+/// effective (new namespaces, mounting /proc, ns_last_pid), and CAP_NET_ADMIN
+/// for a private network (its loopback brought up); the reaper gives up
+/// every capability once its child is forked.
 extern pid_t chs_reaper_clone(const struct chs_reaper_start *start);
 
 // --- the supervisor: criu for a dump (supervisor.c) -------------------------
 struct chs_supervisor_start {
     int mount_ns_fd;             // -1: stay in the helper's mount namespace
     int pid_ns_fd;               // -1: stay in the helper's PID namespace
+    int net_ns_fd;               // -1: stay in the helper's network namespace
     int job_reaper_pidfd;        // the job's reaper (-1: none): killed when criu
                                  // is killed and leaves its parasite in the job
     struct chs_child criu;

@@ -16,17 +16,24 @@ final class JobLocation {
     /// The PID and mount namespaces every task of the tree must be in.
     let pidNamespace: NamespaceID
     let mountNamespace: NamespaceID
+    /// The network namespace every task must be in: the helper's, or the
+    /// job's own (`run --private-network`).
+    let networkNamespace: NamespaceID
     /// The namespaces' PID 1, pinned: killing it ends the job and
     /// everything in its namespaces. nil for a tree in the helper's own.
     let reaper: PidfdPin?
 
+    /// In a network namespace the helper made for the job, not the helper's own.
+    func hasPrivateNetwork(_ helper: HelperNamespaces) -> Bool { networkNamespace != helper.network }
+
     init(outerPID: Int32, innerPID: Int32, namespaces: JobNamespaces?, pidNamespace: NamespaceID,
-         mountNamespace: NamespaceID, reaper: PidfdPin?) {
+         mountNamespace: NamespaceID, networkNamespace: NamespaceID, reaper: PidfdPin?) {
         self.outerPID = outerPID
         self.innerPID = innerPID
         self.namespaces = namespaces
         self.pidNamespace = pidNamespace
         self.mountNamespace = mountNamespace
+        self.networkNamespace = networkNamespace
         self.reaper = reaper
     }
 
@@ -35,12 +42,13 @@ final class JobLocation {
         var user: NamespaceID
         var pid: NamespaceID
         var mount: NamespaceID
+        var network: NamespaceID
 
         static func read(_ proc: ProcFilesystem) throws(HelperFailure) -> HelperNamespaces {
             let me = String(Kernel.processID)
             do {
                 return HelperNamespaces(user: try proc.namespace(.user, of: me), pid: try proc.namespace(.pid, of: me),
-                                        mount: try proc.namespace(.mount, of: me))
+                                        mount: try proc.namespace(.mount, of: me), network: try proc.namespace(.network, of: me))
             } catch {
                 throw .internalError("cannot read the helper's own namespaces: \(error)")
             }
@@ -113,18 +121,18 @@ final class JobLocation {
 
     static func host(_ pid: Int32, _ helper: HelperNamespaces) -> JobLocation {
         JobLocation(outerPID: pid, innerPID: pid, namespaces: nil, pidNamespace: helper.pid,
-                    mountNamespace: helper.mount, reaper: nil)
+                    mountNamespace: helper.mount, networkNamespace: helper.network, reaper: nil)
     }
 
     static func inNamespaces(root: Int32, inner: Int32, reaper: PidfdPin, proc: ProcFilesystem,
                              helper: HelperNamespaces) throws(HelperFailure) -> JobLocation {
         let pin: any ProcessPin
         do { pin = try proc.pin(root) } catch { throw .refused("no process \(root)") }
-        let namespaces = try JobNamespaces.verify(root: root, pin: pin, proc: proc, helperUserNamespace: helper.user)
-        let pidNamespace = namespaces.pid.identity
-        let mountNamespace = namespaces.mount.identity
-        return JobLocation(outerPID: root, innerPID: inner, namespaces: namespaces, pidNamespace: pidNamespace,
-                           mountNamespace: mountNamespace, reaper: reaper)
+        let namespaces = try JobNamespaces.verify(root: root, pin: pin, proc: proc,
+                                                  helperUserNamespace: helper.user)
+        return JobLocation(outerPID: root, innerPID: inner, namespaces: namespaces, pidNamespace: namespaces.pid.identity,
+                           mountNamespace: namespaces.mount.identity, networkNamespace: namespaces.network.identity,
+                           reaper: reaper)
     }
 
     /// Up the parents of `pid` to the init of its PID namespace (NSpid

@@ -1,7 +1,7 @@
 import LinuxSystem
 import ProcessTree
 
-/// The PID and mount namespaces of a job that runs outside the helper's
+/// The PID, mount and network namespaces of a job that runs outside the helper's
 /// own (a job of `run` or `restore`), opened, checked, and then entered by
 /// criu through these very descriptors — so what was checked is what criu
 /// runs in:
@@ -15,22 +15,30 @@ import ProcessTree
 ///   the job's own /proc (MountTable): every path criu or the kernel
 ///   resolves there — criu's ELF interpreter, libraries, plugins — leads to
 ///   the same file as in the helper's namespace. A container's or a mount
-///   namespace with bind mounts of the caller's choosing is refused.
+///   namespace with bind mounts of the caller's choosing is refused;
+/// - the network namespace is owned by the initial user namespace too: the
+///   helper's own, or the one it made for `run --private-network`, which
+///   the caller can neither enter nor change (the reaper, not dumpable,
+///   cannot be read to compare; the tree check then holds every task and
+///   thread to the root's).
 final class JobNamespaces {
     let mount: NamespaceFile
     let pid: NamespaceFile
+    let network: NamespaceFile
 
-    init(mount: consuming NamespaceFile, pid: consuming NamespaceFile) {
+    init(mount: consuming NamespaceFile, pid: consuming NamespaceFile, network: consuming NamespaceFile) {
         self.mount = mount
         self.pid = pid
+        self.network = network
     }
 
     static func verify(root: Int32, pin: any ProcessPin, proc: ProcFilesystem,
                        helperUserNamespace: NamespaceID) throws(HelperFailure) -> JobNamespaces {
-        guard let pid = try? proc.openNamespace(.pid, of: "\(root)"), let mount = try? proc.openNamespace(.mount, of: "\(root)") else {
+        guard let pid = try? proc.openNamespace(.pid, of: "\(root)"), let mount = try? proc.openNamespace(.mount, of: "\(root)"),
+              let network = try? proc.openNamespace(.network, of: "\(root)") else {
             throw .refused("cannot open the namespaces of task \(root): \(Errno.current)")
         }
-        for (name, owner) in [("PID", pid.owner), ("mount", mount.owner)] where owner != helperUserNamespace {
+        for (name, owner) in [("PID", pid.owner), ("mount", mount.owner), ("network", network.owner)] where owner != helperUserNamespace {
             throw .refused("task \(root) is in a \(name) namespace owned by another user namespace (\(owner), not \(helperUserNamespace)): one the caller could have made")
         }
         let jobMounts: MountTable
@@ -50,6 +58,6 @@ final class JobNamespaces {
         if let difference = jobMounts.difference(mirroring: helperMounts) {
             throw .refused("the mount namespace of task \(root) is not one criu-helper made: \(difference)")
         }
-        return JobNamespaces(mount: mount, pid: pid)
+        return JobNamespaces(mount: mount, pid: pid, network: network)
     }
 }

@@ -29,12 +29,14 @@ extension Session {
         }
         let pid = job.outerPID
         fields.append(("pid", .trusted(String(pid))))
+        let privateNetwork = job.hasPrivateNetwork(helper)
+        if privateNetwork { fields.append(("network", .trusted("private"))) }
 
         // The tree: every task and thread pinned with a pidfd and checked,
         // in the namespaces criu will run in.
         let policy = TreePolicy(rule: rule, excludedPIDs: proc.ancestry(of: Kernel.processID), userNamespace: helper.user,
                                 pidNamespace: job.pidNamespace, mountNamespace: job.mountNamespace,
-                                maximumTasks: config.maximumTasks, maximumThreads: config.maximumThreads)
+                                networkNamespace: job.networkNamespace, maximumTasks: config.maximumTasks, maximumThreads: config.maximumThreads)
         let tree: ProcessTree
         let checkStarted = Kernel.monotonicNanoseconds
         do { tree = try ProcessTree.inspect(rootPID: pid, in: proc, policy: policy) } catch {
@@ -102,6 +104,14 @@ extension Session {
             JobLog.append("dump pid=\(pid) generation=\(generation.name): images deleted, not restorable: \(reason)", in: dir.fd)
             throw .refused("the dumped images could not be restored: \(reason); they were deleted and the job goes on")
         }
+        // Restore puts the job back into a network of its own (JobNetwork).
+        if privateNetwork {
+            do { try JobNetwork.recordPrivate(in: genDir) } catch {
+                dir.discard(generation.partialName)
+                if !request.leaveRunning { tree.signalAll(.continue) }
+                throw error
+            }
+        }
         try dir.commit(generation)
         if request.leaveRunning { dir.markRanAfter(generation.name) }
         dir.prune(keep: request.keep ?? config.keep)
@@ -130,7 +140,8 @@ extension Session {
                 if let namespaces = job.namespaces {
                     guard let reaper = job.reaper else { throw HelperFailure.internalError("a job in namespaces without its reaper") }
                     return try privileges.startCriu(child, program: criu, passing: imagesDirectory,
-                                                    entering: namespaces.mount, namespaces.pid, reaper: reaper.pidfd)
+                                                    entering: namespaces.mount, namespaces.pid, namespaces.network,
+                                                    reaper: reaper.pidfd)
                 }
                 return try privileges.startCriu(child, program: criu, passing: imagesDirectory)
             } catch let failure as HelperFailure {

@@ -74,6 +74,7 @@ extension Session {
         case .run(let r):
             var f: [(key: String, value: AuditRecord.Value)] = [("command", .untrusted(r.command.joined(separator: " ")))]
             if let d = r.imagesDirectory { f.append(("images-dir", .untrusted(d))) }
+            if r.privateNetwork { f.append(("network", .trusted("private"))) }
             return f
         case .list(let d): return [("images-dir", .untrusted(d))]
         case .check, .help, .version: return []

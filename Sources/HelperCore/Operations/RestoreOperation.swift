@@ -41,6 +41,8 @@ extension Session {
             throw .refused("\(dir.shown(generation)): \(error)")
         }
         fields.append(("pid-inside", .trusted(String(summary.root.pid))))
+        let privateNetwork = try JobNetwork.isPrivate(source, shown: dir.shown(generation))
+        if privateNetwork { fields.append(("network", .trusted("private"))) }
 
         let criu = try openCriu()
         let restoreCheck = try restoreCheckPath()
@@ -74,7 +76,8 @@ extension Session {
             JobLog.append("restore generation=\(generation): left \(kept.path) as it is: \(kept.why)", in: dir.fd)
         }
 
-        // 2. criu restores inside fresh PID and mount namespaces, whose init
+        // 2. criu restores inside fresh PID and mount namespaces (and a
+        //    network namespace, when the job had one of its own), whose init
         //    is the helper's reaper: the restored PIDs cannot clash with
         //    anything, and if anything below fails, killing the reaper ends
         //    every restored task with it.
@@ -82,7 +85,10 @@ extension Session {
         let highest = (summary.processes.map(\.pid) + summary.processes.flatMap(\.threads)).max() ?? 300
         let lastPID = Int32(min(highest, UInt32(pidMax - 2)))
         let reaper = try withPrivileges { (privileges) throws(HelperFailure) -> JobReaper in
-            do { return try privileges.startCriuRestoring(invocation.child, program: criu, passing: copy.root, lastPID: lastPID) }
+            do {
+                return try privileges.startCriuRestoring(invocation.child, program: criu, passing: copy.root, lastPID: lastPID,
+                                                         privateNetwork: privateNetwork)
+            }
             catch { throw .unavailable("cannot start criu in new namespaces: \(error)") }
         }
         // A signal with the caller's uid can stop what criu waits for (a

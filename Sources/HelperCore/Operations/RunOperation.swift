@@ -4,8 +4,10 @@ import Privilege
 import ProcessTree
 
 extension Session {
-    /// `run [--images-dir DIR] [--checkpoint-every S] -- CMD...`: starts CMD
-    /// as a checkpointable job — in new PID and mount namespaces under the
+    /// `run [--images-dir DIR] [--checkpoint-every S] [--private-network] -- CMD...`:
+    /// starts CMD as a checkpointable job — in new PID and mount namespaces
+    /// (and with --private-network a network namespace with loopback only,
+    /// which other users cannot reach) under the
     /// helper's reaper, in its own session, stdio without a terminal,
     /// no_new_privs, no capabilities, as the caller with the caller's own
     /// environment, umask, signal dispositions, mask and resource limits —
@@ -29,7 +31,8 @@ extension Session {
         job.umask = callerState.umask
         job.callerState = callerState
         let started = try withPrivileges { (privileges) throws(HelperFailure) -> Result<JobReaper, StartFailure> in
-            do throws(StartFailure) { return .success(try privileges.startJob(job)) } catch { return .failure(error) }
+            do throws(StartFailure) { return .success(try privileges.startJob(job, privateNetwork: request.privateNetwork)) }
+            catch { return .failure(error) }
         }
         let reaper: JobReaper
         switch started {

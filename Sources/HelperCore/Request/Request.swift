@@ -54,11 +54,14 @@ public struct RunRequest: Equatable, Sendable {
     public var checkpointEvery: Int?
     public var keep: Int?
     public var command: [String]
+    /// The job in a network namespace of its own, loopback only.
+    public var privateNetwork: Bool
 
-    public init(imagesDirectory: String?, checkpointEvery: Int?, keep: Int?, command: [String]) {
+    public init(imagesDirectory: String?, checkpointEvery: Int?, keep: Int?, command: [String], privateNetwork: Bool = false) {
         self.imagesDirectory = imagesDirectory
         self.checkpointEvery = checkpointEvery
         self.keep = keep
         self.command = command
+        self.privateNetwork = privateNetwork
     }
 }

@@ -56,7 +56,8 @@ public struct RequestParser {
             var before = Array(rest[..<separator])
             let commandLine = Array(rest[(separator + 1)...])
             guard let program = commandLine.first, !program.isEmpty else { throw .usage("run needs a command after --") }
-            let o = try options(&before, values: ["--images-dir", "--checkpoint-every", "--keep"], flags: [], command: "run")
+            let o = try options(&before, values: ["--images-dir", "--checkpoint-every", "--keep"], flags: ["--private-network"],
+                                command: "run")
             let every = try o.values["--checkpoint-every"].map { v throws(HelperFailure) in
                 try count(v, option: "--checkpoint-every", range: 1...31_536_000)
             }
@@ -65,7 +66,8 @@ public struct RequestParser {
                 imagesDirectory: try o.values["--images-dir"].map { v throws(HelperFailure) in try directory(v) },
                 checkpointEvery: every,
                 keep: try o.values["--keep"].map { v throws(HelperFailure) in try count(v, option: "--keep", range: 1...100) },
-                command: commandLine
+                command: commandLine,
+                privateNetwork: o.flags.contains("--private-network")
             ))
         default:
             throw .usage("unknown command \(Self.shown(command))")

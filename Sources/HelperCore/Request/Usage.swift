@@ -5,7 +5,8 @@ public enum Usage {
            criu-helper dump --images-dir DIR [--leave-running] [--keep N]   (job started with run)
            criu-helper restore --images-dir DIR [--generation gNNNNNN] [--keep-output]
                                [--wait [--checkpoint-every SECONDS [--keep N]]]
-           criu-helper run [--images-dir DIR] [--checkpoint-every SECONDS] [--keep N] -- COMMAND [ARG...]
+           criu-helper run [--images-dir DIR] [--checkpoint-every SECONDS] [--keep N]
+                           [--private-network] -- COMMAND [ARG...]
            criu-helper list --images-dir DIR
            criu-helper check
            criu-helper --help | --version
@@ -26,6 +27,8 @@ public enum Usage {
       run       start COMMAND as a checkpointable job (own session, own PID
                 namespace, no_new_privs, no capabilities); waits for it,
                 forwards SIGTERM, SIGINT and SIGHUP, exits with its status.
+                --private-network: the job gets a network of its own with
+                loopback only (kept on restore); no other user can reach it.
       list      show the generations of DIR.
       check     tell an administrator whether this installation works.
 
