@@ -1,8 +1,8 @@
 // The kernel's share of the tree check: for every task of the tree under
 // ROOT (walked through the children files, as the check walks it), the
 // system calls the check cannot do without, and nothing else: pidfd_open,
-// open /proc/PID, read its status, stat its fd directory and its user, PID
-// and mount namespace links, read its children. Prints the microseconds the
+// open /proc/PID, read its status, stat its fd directory and its user, PID,
+// mount and network namespace links, read its children. Prints the microseconds the
 // walk took and the number of tasks. No parsing, no checking: a floor, not a
 // rival implementation.
 //   usage: proc-floor ROOT-PID
@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
 		fstatat(dir, "ns/user", &st, 0);
 		fstatat(dir, "ns/pid", &st, 0);
 		fstatat(dir, "ns/mnt", &st, 0);
+		fstatat(dir, "ns/net", &st, 0);
 		snprintf(name, sizeof name, "task/%d/children", pid);
 		fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
