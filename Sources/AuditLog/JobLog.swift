@@ -14,7 +14,10 @@ public struct JobLog {
         let stamp = Kernel.utcTimestamp(Kernel.wallClock.seconds)
         let clean = line.map { $0 == "\n" || $0 == "\r" ? " " : $0 }
         do {
-            let fd = try directory.open(fileName, [.writeOnly, .append, .create, .noFollow], mode: 0o600,
+            // O_NONBLOCK: a FIFO the caller put in the log's place (after
+            // the directory was checked) fails the open or the type check
+            // below instead of holding the request until someone reads it.
+            let fd = try directory.open(fileName, [.writeOnly, .append, .create, .noFollow, .nonBlocking], mode: 0o600,
                                         resolve: [.noSymlinks, .beneath])
             let st = try fd.status()
             guard st.isRegularFile, st.linkCount == 1 else {

@@ -225,7 +225,9 @@ public final class ImagesDirectory {
     public static let ranAfterName = "ran-after"
     public func markRanAfter(_ generation: String) {
         guard let gen = try? openGeneration(generation) else { return }
-        _ = try? gen.open(Self.ranAfterName, [.writeOnly, .create, .noFollow], mode: 0o600, resolve: [.noSymlinks, .beneath])
+        // O_NONBLOCK: a FIFO in its place fails (ENXIO) instead of waiting for a reader.
+        _ = try? gen.open(Self.ranAfterName, [.writeOnly, .create, .noFollow, .nonBlocking], mode: 0o600,
+                          resolve: [.noSymlinks, .beneath])
     }
 
     /// Keeps a failed generation's log for the author; its images are removed.

@@ -30,7 +30,11 @@ enum JobNetwork {
     static func isPrivate(_ generation: borrowing FileDescriptor, shown: String) throws(HelperFailure) -> Bool {
         let text: String
         do {
-            let fd = try generation.open(fileName, [.noFollow], resolve: [.noSymlinks, .beneath])
+            // O_NONBLOCK: the generation was checked before the private
+            // copy was made; a FIFO swapped in since is refused below
+            // instead of holding the restore, its lock and its capabilities
+            // until someone writes to it (red team of this change).
+            let fd = try generation.open(fileName, [.noFollow, .nonBlocking], resolve: [.noSymlinks, .beneath])
             guard try fd.status().isRegularFile else { throw HelperFailure.refused("\(shown)/\(fileName) is not a regular file") }
             text = String(decoding: try fd.readAll(limit: 64), as: UTF8.self)
         } catch let failure as HelperFailure {

@@ -38,7 +38,9 @@ public struct JobRecord: Equatable, Sendable {
 
     static func read(from dir: ImagesDirectory) throws(HelperFailure) -> JobRecord? {
         do {
-            let fd = try dir.fd.open(ImagesDirectory.jobRecordName, [.noFollow], resolve: [.noSymlinks, .beneath])
+            // O_NONBLOCK: a FIFO swapped in after the directory was checked
+            // is refused below, not waited on.
+            let fd = try dir.fd.open(ImagesDirectory.jobRecordName, [.noFollow, .nonBlocking], resolve: [.noSymlinks, .beneath])
             guard try fd.status().isRegularFile else { throw HelperFailure.refused("\(dir.shown("job")) is not a regular file") }
             guard let record = parse(String(decoding: try fd.readAll(limit: 8192), as: UTF8.self)) else {
                 throw HelperFailure.refused("\(dir.shown("job")) is not a job record")

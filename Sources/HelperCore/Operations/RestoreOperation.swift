@@ -228,11 +228,13 @@ extension Session {
     }
 
     /// Puts criu's log next to the images, where the job's author reads it.
+    /// O_NONBLOCK: a FIFO the caller put at the log's name fails (ENXIO)
+    /// instead of holding the restore until someone reads it.
     static func copyLog(from staging: borrowing FileDescriptor, name: String, to generation: borrowing FileDescriptor) {
-        guard let input = try? staging.open(name, [.noFollow], resolve: [.noSymlinks, .beneath]),
-              let output = try? generation.open(name, [.writeOnly, .create, .truncate, .noFollow], mode: 0o600,
+        guard let input = try? staging.open(name, [.noFollow, .nonBlocking], resolve: [.noSymlinks, .beneath]),
+              let output = try? generation.open(name, [.writeOnly, .create, .truncate, .noFollow, .nonBlocking], mode: 0o600,
                                                 resolve: [.noSymlinks, .beneath]),
-              (try? output.status().linkCount) == 1 else { return }
+              let status = try? output.status(), status.isRegularFile, status.linkCount == 1 else { return }
         _ = try? output.copyContents(from: input)
     }
 }
