@@ -28,7 +28,8 @@ public enum Usage {
                 namespace, no_new_privs, no capabilities); waits for it,
                 forwards SIGTERM, SIGINT and SIGHUP, exits with its status.
                 --private-network: the job gets a network of its own with
-                loopback only (kept on restore); no other user can reach it.
+                loopback only (kept on restore): other users cannot reach its
+                network or abstract unix sockets, nor criu's.
       list      show the generations of DIR.
       check     tell an administrator whether this installation works.
 
