@@ -20,6 +20,11 @@ CJ_TRAPPED=
 # work, and no output twice: a resume cuts what the lost run wrote after its
 # checkpoint (criu-helper restore).
 CJ_EVERY=
+# CJ_PRIVATE_NETWORK: non-empty for the wrapper's --private-network: the job
+# starts under `criu-helper run --private-network` (loopback only, out of
+# other users' reach); a resume gets a private network again by itself (the
+# generation records it).
+CJ_PRIVATE_NETWORK=
 # Set once a checkpoint of the wrapper's own ended the job.
 CJ_CHECKPOINTED=
 # A line about this start (e.g. "restart 2 of job 1234") that a resume says
@@ -70,7 +75,7 @@ cj_start() {
 	else
 		[ -n "$CJ_RESUME_NOTE" ] && cj_log "$CJ_RESUME_NOTE"
 		if [ "$mode" = resume ]; then cj_log "no good checkpoint in $CJ_DIR: starting from the beginning"; fi
-		"$CRIU_HELPER" run --images-dir "$CJ_DIR" "${periodic[@]}" -- "$@" &
+		"$CRIU_HELPER" run ${CJ_PRIVATE_NETWORK:+--private-network} --images-dir "$CJ_DIR" "${periodic[@]}" -- "$@" &
 		CJ_PID=$!
 		CJ_MODE=run
 		cj_log "started${CJ_EVERY:+ (a checkpoint every $CJ_EVERY s)}: $*"

@@ -67,6 +67,12 @@ cat >"$work/periodic.sbatch" <<EOF
 #SBATCH --requeue --open-mode=append --signal=B:USR1@60
 exec $wrapper --checkpoint-every 3 -- ./count.sh "\$@"
 EOF
+# The same in a private network (loopback only), for the administrator's requeue.
+cat >"$work/private.sbatch" <<EOF
+#!/bin/bash
+#SBATCH --requeue --open-mode=append --signal=B:USR1@60
+exec $wrapper --checkpoint-every 3 --private-network -- ./count.sh "\$@"
+EOF
 cat >"$work/watch.sbatch" <<EOF
 #!/bin/bash
 #SBATCH --requeue --open-mode=append --signal=B:USR1@60
@@ -172,16 +178,25 @@ check "job $job completes" wait_for 120 sh -c "scontrol show job $job | grep -q 
 if one_count "$out" 400; then ok "the output holds each number 0..400 once: what the crashed run wrote after its checkpoint was cut"
 else not_ok "one count 0..400 once across the crash"; grep -E '^[0-9]+$' "$out" | uniq -c | awk '$1 > 1' | head; fi
 
-echo "== slurm: scontrol requeue by the administrator, no signal"
+echo "== slurm: scontrol requeue by the administrator, no signal (the job in a private network)"
 out=$work/admin.out
-job=$(start_periodic "$out" 300 -J admin)
+job=$(SCRIPT=private.sbatch start_periodic "$out" 300 -J admin)
+# The job's reaper (from the job record) is in a network namespace other than the node's.
+in_private_network() { # DIR
+	local reaper
+	reaper=$(sed -n 's/^reaper-pid=//p' "$1/job" 2>/dev/null)
+	[ -n "$reaper" ] && [ -e "/proc/$reaper/ns/net" ] && [ "$(readlink "/proc/$reaper/ns/net")" != "$(readlink /proc/self/ns/net)" ]
+}
 check "job $job has a periodic checkpoint" wait_for 60 has_periodic_checkpoint "$out"
+check "it runs in a network namespace of its own (--private-network)" in_private_network "$work/.criu-jobs/slurm-$job"
+check "its checkpoints record the private network" sh -c "cat '$work/.criu-jobs/slurm-$job'/g0*/network | grep -qx private"
 n=$(last_number "$out")
 check "it counts on past $n" wait_for 30 counted_past "$out" $((n + 15))
 before=$(last_number "$out")
 scontrol requeue "$job"
 check "Slurm starts it again" wait_for 120 grep -q "restart 1 of job $job" "$out"
 check "it resumes the latest periodic checkpoint and says what was lost" wait_for 30 said_what_was_lost "$out" "$work/.criu-jobs/slurm-$job"
+check "the resumed job is in a private network again" wait_for 30 in_private_network "$work/.criu-jobs/slurm-$job"
 check "job $job completes" wait_for 120 sh -c "scontrol show job $job | grep -q 'JobState=COMPLETED'"
 check "the output holds each number 0..300 once (requeued at $before)" one_count "$out" 300
 
