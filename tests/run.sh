@@ -9,9 +9,13 @@
 #      validator;
 #   5. CRIU's own static tests (zdtm) as an unprivileged user, bare criu and
 #      through criu-helper (tests/zdtm/run.sh, about 3 minutes), unless SKIP_ZDTM=1;
-#   6. the scheduler integrations (Slurm and OAR for real, LSF by contract),
+#   6. real applications (C, Fortran, Python, NumPy, R, Java, OpenMP, a shell
+#      pipeline, a TCP server, MPI) run, dumped, restored and their output
+#      compared with an uninterrupted run (tests/apps/run.sh, about 4 minutes),
+#      unless SKIP_APPS=1;
+#   7. the scheduler integrations (Slurm and OAR for real, LSF by contract),
 #      unless SKIP_SCHEDULERS=1;
-#   7. the Debian package (tests/package.sh): man pages linted, built with
+#   8. the Debian package (tests/package.sh): man pages linted, built with
 #      lintian, installed, the end-to-end suite against it, removed and purged,
 #      unless SKIP_PACKAGE=1.
 set -eu
@@ -47,6 +51,9 @@ suite "end-to-end tests" env CRIU_HELPER_E2E=1 swift test --no-parallel --filter
 suite "fuzzing the image validator" bench/fuzz.sh "${FUZZ_RUNS:-200000}"
 if [ "${SKIP_ZDTM:-0}" != 1 ]; then
 	suite "zdtm: CRIU's static tests, bare and through criu-helper" tests/zdtm/run.sh
+fi
+if [ "${SKIP_APPS:-0}" != 1 ]; then
+	suite "real applications: run, dump, restore, output compared" tests/apps/run.sh
 fi
 if [ "${SKIP_SCHEDULERS:-0}" != 1 ]; then
 	for t in lsf slurm oar; do
