@@ -10,7 +10,7 @@
 #   5. CRIU's own static tests (zdtm) as an unprivileged user, bare criu and
 #      through criu-helper (tests/zdtm/run.sh, about 3 minutes), unless SKIP_ZDTM=1;
 #   6. real applications (C, Fortran, Python, NumPy, R, Java, OpenMP, a shell
-#      pipeline, a TCP server, MPI) run, dumped, restored and their output
+#      pipeline, a TCP server, Open MPI, MPICH) run, dumped, restored and their output
 #      compared with an uninterrupted run (tests/apps/run.sh, about 4 minutes),
 #      unless SKIP_APPS=1;
 #   7. the scheduler integrations (Slurm and OAR for real, LSF by contract),

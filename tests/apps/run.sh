@@ -28,7 +28,7 @@ flags=${APPS_RUN_FLAGS:-}
 # What the applications need, from Debian's archive.
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for p in python3 python3-numpy gfortran r-base-core gcc libgomp1 openjdk-17-jdk-headless openmpi-bin libopenmpi-dev; do
+for p in python3 python3-numpy gfortran r-base-core gcc libgomp1 openjdk-17-jdk-headless openmpi-bin libopenmpi-dev mpich libmpich-dev; do
 	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
@@ -40,7 +40,8 @@ install -d -m 0755 "$bin"
 gcc -O2 -Wall -Wno-unknown-pragmas -o "$bin/heat" heat.c || exit 1
 gcc -O2 -Wall -fopenmp -o "$bin/heat-openmp" heat.c || exit 1
 gfortran -O2 -Wall -o "$bin/heat-fortran" heat.f90 || exit 1
-mpicc -O2 -Wall -o "$bin/mpi-pi" mpi-pi.c || exit 1
+mpicc.openmpi -O2 -Wall -o "$bin/mpi-pi-openmpi" mpi-pi.c || exit 1
+mpicc.mpich -O2 -Wall -o "$bin/mpi-pi-mpich" mpi-pi.c || exit 1
 javac -d "$bin" Collatz.java || exit 1
 install -m 0644 montecarlo.py linalg.py walk.R counter-server.py "$bin/"
 install -m 0755 pipeline.sh "$bin/"
@@ -147,10 +148,13 @@ not_checkpointable() {
 }
 # OpenMP at a site with the default multi-threaded = refuse.
 not_checkpointable openmp-default "$helper" 77 "threads" "env OMP_NUM_THREADS=2 $bin/heat-openmp"
-# MPI on one node: mpirun and its ranks are joined by TCP connections on the
-# loopback, which criu dumps only with --tcp-established (TCP repair, which
-# needs cap_net_admin over the network's owner: README, Limitations).
-not_checkpointable mpi "$threads_helper" 1 "Connected TCP socket" "mpirun -np 2 --oversubscribe $bin/mpi-pi"
+# MPI on one node. Open MPI: mpirun and its ranks are joined by TCP
+# connections on the loopback, which criu dumps only with --tcp-established
+# (TCP repair, which needs cap_net_admin over the network's owner: README,
+# "Still refused"). MPICH: its ranks share SysV shared memory, and the job
+# has no IPC namespace of its own (same section).
+not_checkpointable mpi-openmpi "$threads_helper" 1 "Connected TCP socket" "mpirun.openmpi -np 2 --oversubscribe $bin/mpi-pi-openmpi"
+not_checkpointable mpi-mpich "$threads_helper" 1 "SysVIPC shmem" "mpirun.mpich -np 2 $bin/mpi-pi-mpich"
 
 # A TCP server keeps its listening socket and its count across the
 # checkpoint: clients 1 and 2 before, the port closed while it is on disk,
