@@ -25,10 +25,11 @@ deadline=${APPS_DEADLINE:-180} # seconds for any one wait
 only=${APPS_ONLY:-}
 flags=${APPS_RUN_FLAGS:-}
 
-# What the applications need, from Debian's archive.
+# What the applications need, from Debian's archive (Open MPI's mpirun
+# looks for an ssh client even to start ranks on this node).
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for p in python3 python3-numpy gfortran r-base-core gcc libgomp1 openjdk-17-jdk-headless openmpi-bin libopenmpi-dev mpich libmpich-dev; do
+for p in python3 python3-numpy gfortran r-base-core gcc libgomp1 openjdk-17-jdk-headless openmpi-bin libopenmpi-dev openssh-client mpich libmpich-dev; do
 	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
