@@ -57,6 +57,9 @@ public struct FileStatus: Equatable, Sendable {
     /// The permission bits, as `ls` shows them in octal.
     public var permissions: UInt32 { mode & 0o7777 }
     public var isGroupOrWorldWritable: Bool { mode & 0o022 != 0 }
+    /// The sticky bit: in a directory, only an entry's owner (or the
+    /// directory's) may rename or remove it.
+    public var isSticky: Bool { mode & 0o1000 != 0 }
     /// Names the kind of file for error messages ("a symbolic link", "a FIFO").
     public var kindDescription: String {
         switch kind {

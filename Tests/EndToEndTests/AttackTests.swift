@@ -670,6 +670,62 @@ struct AttackTests {
         let resumed = counter(out)
         #expect(eventually { counter(out) > resumed })
     }
+
+    // MARK: Eighth red team. 1: another user swaps a directory above the images directory
+
+    @Test("red team 8: another user who may rename a directory above alice's images directory (bob's, mode 0777) waits for her criu to swap in his page files: restore, dump and run refuse that place before criu starts, creating nothing, and the generation restores once the directory is hers again")
+    func ancestorSwapped() throws {
+        let project = "\(User.alice.home)/e2e/shared-project"
+        let dir = "\(project)/ck"
+        let out = "\(User.alice.home)/e2e/shared-project.out"
+        Shell.root("rm -rf '\(project)' '\(out)'; mkdir -p '\(project)' && chown \(User.alice.name): '\(project)' && chmod 0755 '\(project)'")
+        defer { killAll(.alice); killAll(.bob); Shell.root("rm -rf '\(project)'") }
+        Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-count > \(out) 2>&1 &)")
+        try #require(eventually(20) { counter(out) >= 1 && FileManager.default.fileExists(atPath: "\(dir)/job") }, "the job started")
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        let stopped = counter(out)
+
+        // The directory becomes bob's, open to all (a shared project
+        // directory). Bob plants page files of his own and waits for
+        // alice's criu to exchange the two directories under it.
+        Shell.root("chown \(User.bob.name): '\(project)' && chmod 0777 '\(project)'")
+        Shell.user(.bob, "mkdir -p \(project)/evil/g000001 && head -c 4194304 /dev/zero > \(project)/evil/g000001/pages-1.img && chmod -R a+rX \(project)/evil")
+        let watched = "\(User.bob.home)/e2e-exchange.out"
+        Shell.root("rm -f \(watched)")
+        Shell.user(.bob, "(\(E2E.bin)/ch-exchange \(dir) \(project)/evil \(User.alice.uid) 60 > \(watched) 2>&1 &)")
+        try #require(eventually(10) { !Shell.root("pgrep -u \(User.bob.uid) -x ch-exchange").stdout.isEmpty }, "bob's watcher runs")
+
+        let audit = AuditLog.mark()
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 77, "\(restore)")
+        #expect(restore.message == "criu-helper: refused: images directory '\(dir)' is inside '\(project)', which belongs to uid \(User.bob.uid): another user could swap what a restore reads", "\(restore)")
+        #expect(audit.records(containing: dir).contains { $0.contains("op=restore") && $0.contains("decision=refused") })
+        let again = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        #expect(again.status == 77 && again.message.contains("is inside '\(project)', which belongs to uid \(User.bob.uid)"), "\(again)")
+        let run = Shell.user(.alice, "\(E2E.helper) run --images-dir \(project)/new -- true")
+        #expect(run.status == 77 && run.message.contains("would be inside '\(project)', which belongs to uid \(User.bob.uid)"), "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: "\(project)/new"), "run created nothing")
+        #expect(Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty, "nothing was restored")
+        killAll(.bob)
+        #expect(!lines(watched).contains("exchanged"), "bob's watcher saw a criu of alice's and swapped: \(lines(watched))")
+
+        // A directory writable by others without the sticky bit, even
+        // alice's own, is refused alike; with the sticky bit it is not.
+        Shell.root("rm -rf '\(project)/evil' && chown \(User.alice.name): '\(project)'")
+        let open = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)")
+        #expect(open.status == 77 && open.message.contains("which group or others may write to without the sticky bit (mode 777)"), "\(open)")
+        Shell.root("chmod 1777 '\(project)'")
+        let sticky = Shell.user(.alice, "\(E2E.helper) list --images-dir \(dir)")
+        #expect(sticky.status == 0, "\(sticky)")
+
+        // Hers again: the generation was left as it was and restores.
+        Shell.root("chmod 0755 '\(project)'")
+        let resumed = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(resumed.status == 0, "\(resumed)")
+        #expect(eventually(20) { counter(out) > stopped }, "the job counts on")
+        expectNoCapableProcess()
+    }
 }
 
 /// Figures the attack loops measured, for the closing note (stderr of the test run).

@@ -45,7 +45,58 @@ public final class ImagesDirectory {
         guard !st.isGroupOrWorldWritable else {
             throw .refused("images directory \(shown) is writable by group or others (mode \(String(st.permissions, radix: 8)))")
         }
+        try checkAncestors(of: opened, status: st, shown: shown, caller: caller)
         return ImagesDirectory(path: path, fd: opened, caller: caller)
+    }
+
+    /// Every directory above the images directory must be one that only root
+    /// or the caller can change: owned by one of them, and writable by group
+    /// or others only with the sticky bit (then only an entry's owner may
+    /// rename or remove it). Otherwise another user could swap a directory on
+    /// the path — between the helper's checks and criu opening the page files,
+    /// which restore links by path (PrivateCopy), they chose the restored
+    /// job's memory (red team 8). Walked on the path the kernel knows the
+    /// opened directory by, one component at a time, following no link, and
+    /// bound to the opened directory by device and inode at the end.
+    /// With `includingItself`, the opened directory must pass the same rule
+    /// (the parent of an images directory about to be created).
+    static func checkAncestors(of opened: borrowing FileDescriptor, status: FileStatus, shown: String,
+                               caller: Caller, includingItself: Bool = false) throws(HelperFailure) {
+        guard let canonical = opened.currentPath(), canonical.hasPrefix("/"), !canonical.hasSuffix(" (deleted)") else {
+            throw .refused("images directory \(shown) has no path from / (removed, or in another mount namespace)")
+        }
+        var current: FileDescriptor
+        do { current = try FileDescriptor.open("/", [.directory, .pathOnly]) }
+        catch { throw .internalError("open /: \(error.errno)") }
+        var walked = "/"
+        for component in canonical.split(separator: "/") {
+            let above: FileStatus
+            do { above = try current.status() } catch { throw .internalError("fstat \(RequestParser.shown(walked)): \(error.errno)") }
+            if let why = ancestorProblem(above, callerUID: caller.uid) {
+                throw .refused("images directory \(shown) is inside \(RequestParser.shown(walked)), \(why): another user could swap what a restore reads")
+            }
+            do { current = try current.open(String(component), [.directory, .pathOnly, .noFollow], resolve: [.noSymlinks]) }
+            catch { throw .refused("images directory \(shown) changed while its path \(RequestParser.shown(canonical)) was checked (\(error.errno))") }
+            walked += (walked == "/" ? "" : "/") + component
+        }
+        let reached: FileStatus
+        do { reached = try current.status() } catch { throw .internalError("fstat \(RequestParser.shown(canonical)): \(error.errno)") }
+        guard reached.device == status.device, reached.inode == status.inode else {
+            throw .refused("images directory \(shown) changed while its path \(RequestParser.shown(canonical)) was checked")
+        }
+        if includingItself, let why = ancestorProblem(reached, callerUID: caller.uid) {
+            throw .refused("images directory \(shown) would be inside \(RequestParser.shown(canonical)), \(why): another user could swap what a restore reads")
+        }
+    }
+
+    /// Why a directory above the images directory lets someone other than
+    /// root or the caller change it, or nil.
+    public static func ancestorProblem(_ st: FileStatus, callerUID: UInt32) -> String? {
+        guard st.owner == 0 || st.owner == callerUID else { return "which belongs to uid \(st.owner)" }
+        guard !st.isGroupOrWorldWritable || st.isSticky else {
+            return "which group or others may write to without the sticky bit (mode \(String(st.permissions, radix: 8)))"
+        }
+        return nil
     }
 
     /// lstat(2): O_NOFOLLOW|O_DIRECTORY on a final symbolic link says
@@ -62,8 +113,14 @@ public final class ImagesDirectory {
         let parentPath = slash.map { $0 == trimmed.startIndex ? "/" : String(trimmed[..<$0]) } ?? "."
         let name = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? String(trimmed)
         guard !name.isEmpty, name != ".", name != ".." else { throw .usage("cannot create images directory \(shown)") }
+        let parent: FileDescriptor
+        do { parent = try FileDescriptor.open(parentPath, [.directory, .noFollow], resolve: [.noSymlinks, .noMagicLinks]) }
+        catch { throw failure(for: error, shown: shown) }
+        // Nothing is created where the directory would then be refused.
+        let parentStatus: FileStatus
+        do { parentStatus = try parent.status() } catch { throw .internalError("fstat \(RequestParser.shown(parentPath)): \(error.errno)") }
+        try checkAncestors(of: parent, status: parentStatus, shown: shown, caller: caller, includingItself: true)
         do {
-            let parent = try FileDescriptor.open(parentPath, [.directory, .noFollow], resolve: [.noSymlinks, .noMagicLinks])
             do { try parent.makeDirectory(name, mode: 0o700) } catch where error.errno == .fileExists {}
             return try parent.open(name, [.directory, .noFollow], resolve: [.noSymlinks, .beneath])
         } catch {

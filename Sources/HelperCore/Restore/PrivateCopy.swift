@@ -11,7 +11,8 @@ import LinuxSystem
 /// is not copied but linked by absolute path to the caller's file. criu
 /// opens it with the caller's uid and its capability alone — no DAC override
 /// — so whatever the caller puts at that path can only be a file the caller
-/// could read anyway.
+/// could read anyway; and only root or the caller can change what the path
+/// leads to (ImagesDirectory.checkAncestors), so no other user can.
 final class PrivateCopy {
     let root: FileDescriptor
     /// Image names present in the copy.
