@@ -70,20 +70,28 @@ rows=""
 row() { rows="$rows| $1 | $2 | $3 |"$'\n'; }
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); row "$1" "**failed**: $2" "$3"; }
 
+# start_both HELPER PROGRESS-FILE (with name, d, cmd set): starts the
+# uninterrupted run ($ref) in d/ref and the run under HELPER in d/ck, and
+# waits until the latter's PROGRESS-FILE has 20 lines; false (and counted as
+# failed) if it never has.
+start_both() {
+	as_user "mkdir -p $d/ref $d/ck"
+	echo "== $name: $cmd"
+	as_user "cd $d/ref && { $cmd >out 2>err; echo \$? >rc; }" &
+	ref=$!
+	as_user "cd $d/ck && { setsid $1 run $flags --images-dir images -- $cmd >out 2>err </dev/null; echo \$? >run.rc; } &"
+	wait_until "[ \$(wc -l <$d/ck/$2) -ge 20 ]" && return 0
+	fail "$name" "no progress under run ($(head -c 300 "$d/ck/err"))" "$cmd"
+	wait "$ref"
+	return 1
+}
+
 # app NAME HELPER PROGRESS-FILE COMMAND: the run → dump → restore cycle.
 app() {
 	name=$1 use=$2 progress=$3 cmd=$4
 	selected "$name" || return 0
 	d=$work/$name
-	as_user "mkdir -p $d/ref $d/ck"
-	echo "== $name: $cmd"
-	# The uninterrupted run, beside the checkpointed one.
-	as_user "cd $d/ref && { $cmd >out 2>err; echo \$? >rc; }" &
-	ref=$!
-	as_user "cd $d/ck && { setsid $use run $flags --images-dir images -- $cmd >out 2>err </dev/null; echo \$? >run.rc; } &"
-	if ! wait_until "[ \$(wc -l <$d/ck/$progress) -ge 20 ]"; then
-		fail "$name" "no progress under run ($(head -c 300 "$d/ck/err"))" "$cmd"; wait "$ref"; return
-	fi
+	start_both "$use" "$progress" || return
 	if ! as_user "cd $d/ck && $use dump --images-dir images" 2>"$d/dump.err"; then
 		fail "$name" "dump: $(cat "$d/dump.err")" "$cmd"; wait "$ref"; return
 	fi
@@ -124,14 +132,7 @@ not_checkpointable() {
 	name=$1 use=$2 want=$3 pattern=$4 cmd=$5
 	selected "$name" || return 0
 	d=$work/$name
-	as_user "mkdir -p $d/ref $d/ck"
-	echo "== $name: $cmd"
-	as_user "cd $d/ref && { $cmd >out 2>err; echo \$? >rc; }" &
-	ref=$!
-	as_user "cd $d/ck && { setsid $use run $flags --images-dir images -- $cmd >out 2>err </dev/null; echo \$? >run.rc; } &"
-	if ! wait_until "[ \$(wc -l <$d/ck/out) -ge 20 ]"; then
-		fail "$name" "no progress under run ($(head -c 300 "$d/ck/err"))" "$cmd"; wait "$ref"; return
-	fi
+	start_both "$use" out || return
 	as_user "cd $d/ck && $use dump --images-dir images" 2>"$d/dump.err"
 	rc=$?
 	why=$(cat "$d/dump.err" "$d"/ck/images/g*.failed/dump.log 2>/dev/null | grep -m 1 -e "$pattern")
