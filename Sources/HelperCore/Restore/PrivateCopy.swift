@@ -11,8 +11,10 @@ import LinuxSystem
 /// is not copied but linked by absolute path to the caller's file. criu
 /// opens it with the caller's uid and its capability alone — no DAC override
 /// — so whatever the caller puts at that path can only be a file the caller
-/// could read anyway; and only root or the caller can change what the path
-/// leads to (ImagesDirectory.checkAncestors), so no other user can.
+/// could read anyway. When the request opened the images directory, only
+/// root or the caller could change what the path leads to
+/// (ImagesDirectory.checkAncestors); that is checked once, so a caller who
+/// moves the directory during her restore voids it (README, Limitations).
 final class PrivateCopy {
     let root: FileDescriptor
     /// Image names present in the copy.
