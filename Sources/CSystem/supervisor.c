@@ -15,8 +15,9 @@
 // then it reports `started`, waits for criu, kills criu's whole session
 // (every process criu forked and left behind holds criu's capability) and
 // every orphan, and reports `ended` with criu's wait status. When criu did
-// not end by itself (killed, or the helper died) and left its parasite in the
-// job, the job is ended too: it would die of SIGTRAP or never dump again.
+// not end by itself (killed, or the helper died) and left its parasite or its
+// system-call instructions in the job (leftovers.c), the job is ended too: it
+// would die of SIGTRAP or never dump again.
 //
 // The supervisor dies with the helper only after cleaning up: the helper's
 // death is a SIGTERM to it (PR_SET_PDEATHSIG), which it waits for rather
@@ -25,6 +26,7 @@
 // which ends every child holding a capability (reaper.c).
 #include "child.h"
 #include <dirent.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
@@ -78,44 +80,35 @@ static void end_everything(pid_t criu)
     }
 }
 
-/// A task of the job still has criu's parasite mapped (its memfd,
-/// "/memfd:CRIUMFD"): only when criu was killed mid-dump. Such a job dies of
-/// SIGTRAP or can never be dumped again. Read in the job's own /proc (the
+/// A task of the job holds what criu leaves when it is killed mid-dump (its
+/// parasite, or its system-call instructions: leftovers.c). Such a job dies
+/// of SIGTRAP or can never be dumped again. Read in the job's own /proc (the
 /// supervisor is in the job's mount namespace by then).
-static int parasite_left_in_job(void)
+static int criu_left_in_job(void)
 {
-    DIR *proc = opendir("/proc");
-    if (!proc) return 0;
+    int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0) return 0;
+    DIR *proc = fdopendir(dup(proc_fd));
+    if (!proc) { close(proc_fd); return 0; }
     int found = 0;
     struct dirent *entry;
-    char path[64], text[16384];
     while (!found && (entry = readdir(proc)) != NULL) {
         if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
-        snprintf(path, sizeof path, "/proc/%s/maps", entry->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        size_t keep = 0;
-        ssize_t n;
-        while (!found && (n = read(fd, text + keep, sizeof text - 1 - keep)) > 0) {
-            size_t len = keep + (size_t)n;
-            text[len] = 0;
-            if (strstr(text, "/memfd:CRIUMFD")) found = 1;
-            // Keep the tail, in case the name straddles two reads.
-            keep = len > 32 ? 32 : len;
-            memmove(text, text + len - keep, keep);
-        }
-        close(fd);
+        found = chs_criu_left_in_task(proc_fd, atoi(entry->d_name)) > 0;
     }
     closedir(proc);
+    close(proc_fd);
     return found;
 }
 
-/// criu did not end by itself: a job that holds its parasite is ended
-/// (SIGKILL to its reaper ends every task in its namespaces) rather than
-/// left to crash. 1 when it was.
-static int end_job_if_parasite_left(const struct chs_supervisor_start *s)
+/// The job is ended (SIGKILL to its reaper ends every task in its
+/// namespaces) rather than left to crash when criu, killed, left its work in
+/// it: `before` is what the job held just before criu was killed (once criu
+/// is gone, a task with its instructions traps at once and is gone too),
+/// and it is looked at again afterwards. 1 when it was ended.
+static int end_job_if_criu_left(const struct chs_supervisor_start *s, int before)
 {
-    if (s->job_reaper_pidfd < 0 || !parasite_left_in_job()) return 0;
+    if (s->job_reaper_pidfd < 0 || !(before || criu_left_in_job())) return 0;
     syscall(SYS_pidfd_send_signal, s->job_reaper_pidfd, SIGKILL, NULL, 0);
     return 1;
 }
@@ -188,9 +181,12 @@ static void supervisor_main(const struct chs_supervisor_start *s, pid_t helper)
         if (sig == SIGTERM) {
             // The helper is gone (or the caller asked): nobody will commit
             // this dump. criu and everything it started go, and so does the
-            // job if criu's parasite is still in it.
+            // job if criu's work is still in it. criu is stopped first, so
+            // that what it holds cannot change while it is looked at.
+            kill(-criu, SIGSTOP);
+            int before = s->job_reaper_pidfd >= 0 && criu_left_in_job();
             end_everything(criu);
-            (void)end_job_if_parasite_left(s);
+            (void)end_job_if_criu_left(s, before);
             _exit(1);
         }
         if (sig != SIGCHLD) continue;
@@ -202,7 +198,7 @@ static void supervisor_main(const struct chs_supervisor_start *s, pid_t helper)
         if (criu_done) break;
     }
     end_everything(criu);
-    int job_ended = WIFSIGNALED(criu_status) ? end_job_if_parasite_left(s) : 0;
+    int job_ended = WIFSIGNALED(criu_status) ? end_job_if_criu_left(s, 0) : 0;
     struct chs_supervisor_ended ended = { criu_status, job_ended };
     (void)chs_write_all(s->report_fd, &ended, sizeof ended);
     _exit(0);

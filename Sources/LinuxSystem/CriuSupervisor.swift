@@ -81,22 +81,28 @@ public final class CriuSupervisor {
         /// criu's status; nil when it did not end within the time given (it
         /// was killed, with its session and the supervisor).
         public var status: ExitStatus?
-        /// criu was killed with its parasite still in the job, so the
-        /// supervisor ended the job.
+        /// criu was killed with its work still in the job (CriuLeftover),
+        /// so the supervisor ended the job.
         public var jobEnded: Bool
         /// What stood still, when criu was ended before the timeout because
         /// its run had stalled.
         public var stall: String?
+        /// criu was killed from here (timeout or stall) while it had left
+        /// its work in the job (`leftInJob`, asked with criu stopped, just
+        /// before the kill): the job cannot run on.
+        public var leftInJob = false
     }
 
     /// How criu ended, once it and everything it left have been ended.
     /// `stalled` is asked every `sliceMilliseconds` while criu runs whether
     /// to end it before the timeout: what stands still, or nil.
-    public func wait(milliseconds: Int, checkingEvery sliceMilliseconds: Int = 500, stalled: () -> String? = { nil }) -> Ending {
+    public func wait(milliseconds: Int, checkingEvery sliceMilliseconds: Int = 500, stalled: () -> String? = { nil },
+                     leftInJob: () -> Bool = { false }) -> Ending {
         var ended = chs_supervisor_ended()
         let deadline = Kernel.monotonicNanoseconds + UInt64(max(milliseconds, 0)) * 1_000_000
         var done = false
         var stall: String?
+        var criuLeftWork = false
         while !done && stall == nil {
             let now = Kernel.monotonicNanoseconds
             guard now < deadline else { break }
@@ -108,13 +114,38 @@ public final class CriuSupervisor {
             stall = stalled()
         }
         if !done {
-            // Timed out, or the supervisor itself was killed: criu's session
-            // is ended from here.
+            // Timed out, or stalled: criu's session is ended from here.
+            // Stopped first, so that what it left in the job stays put while
+            // it is looked at: once criu is killed, a task holding its
+            // instructions traps at once.
+            _ = sys_kill(-criu, Signal.stop.rawValue)
+            criuLeftWork = leftInJob()
             _ = sys_kill(-criu, Signal.kill.rawValue)
             try? pidfd.send(.kill)
         }
         _ = try? Spawn.wait(pidfd.pid)
         return Ending(status: done ? ExitStatus(waitStatus: ended.wait_status) : nil, jobEnded: done && ended.job_ended == 1,
-                      stall: stall)
+                      stall: stall, leftInJob: criuLeftWork)
+    }
+}
+
+/// What a criu killed in the middle of a dump leaves in a task it had seized
+/// (CSystem/leftovers.c). Either makes the task trap (SIGTRAP) as soon as it
+/// runs without criu: such a job cannot run on.
+public enum CriuLeftover: Sendable, Equatable {
+    /// criu's parasite is mapped (/memfd:CRIUMFD).
+    case parasite
+    /// criu's system-call instructions stand at the start of an executable
+    /// mapping, where criu makes the task run each system call it needs.
+    case systemCallInstructions
+
+    /// What task `pid` holds, read under the /proc `proc` is a descriptor
+    /// of; nil for nothing (or a task that cannot be read, such as one gone).
+    public static func find(in pid: Int32, proc: borrowing FileDescriptor) -> CriuLeftover? {
+        switch sys_criu_left_in_task(proc.rawValue, pid) {
+        case Int32(CHS_CRIU_PARASITE): .parasite
+        case Int32(CHS_CRIU_SYSCALL_CODE): .systemCallInstructions
+        default: nil
+        }
     }
 }

@@ -347,7 +347,7 @@ struct AttackTests {
             #expect(run.status == 1, "\(run)")
             #expect(run.message.contains("stalled: nothing of the dump ran for 5 s"), "\(run)")
             expectNoCapableProcess("round \(round)")
-            if run.message.contains("criu was stopped with its parasite still in the job, so the job was ended") {
+            if run.message.contains("criu was stopped with its work still in the job") {
                 // Stopped after its parasite was in the job: the job cannot
                 // run on (finding 4), it is ended and the previous generation stands.
                 #expect(eventually(20) { Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty }, "the job was ended")
@@ -357,6 +357,46 @@ struct AttackTests {
             #expect(eventually(20) { counter(out) > before }, "the job goes on after a stalled dump")
         }
         #expect(caught > 0, "criu was stopped in none of 10 dumps")
+    }
+
+    @Test("criu stopped by the caller (SIGSTOP) the moment its system-call instructions stand in the job's code: the stalled dump is ended, and the helper ends the job and says so rather than leave it to die of SIGTRAP")
+    func criuStoppedInSyscallWindow() throws {
+        defer { killAll(.alice) }
+        var caught = false
+        for round in 0..<10 where !caught {
+            // A job of its own each round: a round that stops criu just after
+            // its instructions (with its parasite mapped) ends the job too.
+            killAll(.alice)
+            let (dir, out) = try #require(startCountingJob("poke-stop-\(round)"))
+            let job = try #require(recordedJob(dir))
+            // alice's watcher reads her job's code (/proc/PID/mem) and stops
+            // her criu when criu has written its instructions there.
+            let watched = "\(User.alice.home)/e2e/poke-stop.\(round)"
+            Shell.user(.alice, "rm -f \(watched); (\(E2E.bin)/ch-poke-stop \(job.root) \(User.alice.uid) 60 > \(watched) 2>&1 &)")
+            try #require(eventually(10) { !Shell.root("pgrep -u \(User.alice.uid) -x ch-poke-stop").stdout.isEmpty }, "the watcher runs")
+            let run = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running", timeout: 120)
+            #expect(eventually(20) { Shell.root("pgrep -u \(User.alice.uid) -x ch-poke-stop").stdout.isEmpty })
+            let watcher = ((try? String(contentsOfFile: watched, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            expectNoCapableProcess("round \(round)")
+            let ended = run.message.contains("criu was stopped with its work still in the job")
+            guard watcher == "caught" else {
+                // criu had put the code back before it stopped, or the dump
+                // ended first: the job goes on, or was ended and the helper said so.
+                if !ended {
+                    let before = counter(out)
+                    #expect(eventually(20) { counter(out) > before }, "round \(round) (\(watcher)): the job goes on: \(run)")
+                }
+                continue
+            }
+            caught = true
+            #expect(run.status == 1, "\(run)")
+            #expect(run.message.contains("stalled: nothing of the dump ran for 5 s"), "\(run)")
+            #expect(ended, "the helper says the job was ended: \(run)")
+            #expect(eventually(20) { Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty }, "the job was ended")
+            let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("so the job was ended"), "the job's log says why")
+        }
+        #expect(caught, "criu was never stopped with its instructions in the job in 10 dumps")
     }
 
     @Test("criu that never ends is killed after criu-timeout, with everything it started; the request fails")

@@ -21,17 +21,10 @@
 /// The parent of `pid` (from /proc/PID/stat), or 0.
 static int parent_of(int pid)
 {
-    char path[64], text[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    text[n] = 0;
-    char *end = strrchr(text, ')');
+    char text[512];
+    const char *fields = stat_fields(pid, text, sizeof text);
     int ppid = 0;
-    if (end) sscanf(end + 2, "%*c %d", &ppid);
+    if (fields) sscanf(fields, "%*c %d", &ppid);
     return ppid;
 }
 

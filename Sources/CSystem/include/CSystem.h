@@ -7,6 +7,7 @@
 //   spawn.c       the one child set-up every started program goes through
 //   reaper.c      PID 1 of a job's namespaces, and its protocol with the helper
 //   supervisor.c  the process that runs criu for a dump, and ends what criu leaves
+//   leftovers.c   what a criu killed mid-dump leaves in the job's tasks
 // Swift reaches all of it only through LinuxSystem/Internals/Syscalls.swift.
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +212,17 @@ struct chs_supervisor_ended {
 /// fork: the supervisor's PID, or -1. When namespaces are given,
 /// CAP_SYS_ADMIN and CAP_SYS_CHROOT must be effective (setns).
 extern pid_t chs_supervisor_fork(const struct chs_supervisor_start *start);
+
+// --- what a killed criu leaves in the job (leftovers.c) ---------------------
+enum {
+    CHS_CRIU_UNREADABLE = -1,    // PROC/PID/maps could not be opened (gone?)
+    CHS_CRIU_NOTHING = 0,
+    CHS_CRIU_PARASITE = 1,       // criu's parasite is mapped (/memfd:CRIUMFD)
+    CHS_CRIU_SYSCALL_CODE = 2,   // criu's system-call instructions are in its code
+};
+/// What criu left in task PID, read under PROC (a descriptor of a /proc):
+/// either kind makes the task trap as soon as it runs without criu.
+extern int chs_criu_left_in_task(int proc, int pid);
 
 // --- waiting ----------------------------------------------------------------
 /// Waits up to `timeout_ms` (-1: forever) for `child` to end, forwarding

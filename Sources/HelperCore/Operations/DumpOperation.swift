@@ -74,11 +74,12 @@ extension Session {
             dir.markFailed(generation)
             let log = dir.shown(generation.failedName + "/" + invocation.logName)
             var message = "criu dump failed (\(what)); its log: \(log)"
-            if ending.jobEnded || Self.holdsParasite(tree, in: proc) {
-                // criu was killed while its parasite was in the job: the job
+            if ending.jobEnded || ending.leftInJob || Self.criuLeftWork(in: tree, proc: proc) != nil {
+                // criu was killed while its parasite, or the instructions it
+                // runs a task's system calls with, were in the job: the job
                 // would die of SIGTRAP or never be dumped again.
                 job.end(tree)
-                message += "; criu was stopped with its parasite still in the job, so the job was ended: restore the previous generation"
+                message += "; criu was stopped with its work still in the job (its parasite, or the instructions it runs the job's system calls with), so the job was ended: restore the previous generation"
             }
             JobLog.append("dump pid=\(pid) generation=\(generation.name): \(message)", in: dir.fd)
             throw .criuFailed(message)
@@ -158,13 +159,35 @@ extension Session {
             StallWatch(proc: proc, criu: { criuPID }, alsoWatching: tree.tasks.map(\.pid),
                        windowNanoseconds: UInt64(Self.stallSeconds) * 1_000_000_000)
         }
-        return supervisor.wait(milliseconds: criuTimeoutMilliseconds) { watch?.stalled(now: Kernel.monotonicNanoseconds) }
+        let proc = try? ProcFilesystem.system()
+        return supervisor.wait(milliseconds: criuTimeoutMilliseconds,
+                               stalled: { watch?.stalled(now: Kernel.monotonicNanoseconds) },
+                               leftInJob: {
+                                   // Asked once criu was sent SIGSTOP: what it
+                                   // left is read once it stands still.
+                                   guard let proc else { return false }
+                                   Self.waitStopped(criuPID, proc: proc)
+                                   return Self.criuLeftWork(in: tree, proc: proc) != nil
+                               })
     }
 
-    /// criu's parasite (its memfd, /memfd:CRIUMFD) is still mapped in a task.
-    static func holdsParasite(_ tree: ProcessTree, in proc: ProcFilesystem) -> Bool {
-        tree.tasks.contains { task in
-            task.pin.isAlive && ((try? proc.read("\(task.pid)/maps", limit: 64 << 20))?.contains("/memfd:CRIUMFD") ?? false)
+    /// What criu left in a live task of the tree (its parasite, or its
+    /// system-call instructions), if anything.
+    static func criuLeftWork(in tree: ProcessTree, proc: ProcFilesystem) -> CriuLeftover? {
+        for task in tree.tasks where task.pin.isAlive {
+            if let left = CriuLeftover.find(in: task.pid, proc: proc.root), task.pin.isAlive { return left }
+        }
+        return nil
+    }
+
+    /// Until `pid` is stopped or gone, for at most a second (a SIGSTOP takes
+    /// effect when the process next runs).
+    static func waitStopped(_ pid: Int32, proc: ProcFilesystem) {
+        let deadline = Kernel.monotonicNanoseconds + 1_000_000_000
+        while Kernel.monotonicNanoseconds < deadline {
+            guard let stat = try? TaskStat.parse(try proc.read("\(pid)/stat", limit: 4096)),
+                  stat.state != "T" && stat.state != "t" else { return }
+            Kernel.sleep(nanoseconds: 1_000_000)
         }
     }
 

@@ -105,6 +105,7 @@ func sys_fsmount(_ fd: Int32) -> Int32 { chs_fsmount(fd) }
 func sys_spawn(_ child: inout chs_child, _ failure: inout chs_failure) -> pid_t { chs_spawn(&child, &failure) }
 func sys_reaper_clone(_ start: inout chs_reaper_start) -> pid_t { chs_reaper_clone(&start) }
 func sys_supervisor_fork(_ start: inout chs_supervisor_start) -> pid_t { chs_supervisor_fork(&start) }
+func sys_criu_left_in_task(_ proc: Int32, _ pid: Int32) -> Int32 { chs_criu_left_in_task(proc, pid) }
 func sys_ns_type(_ fd: Int32) -> Int32 { chs_ns_type(fd) }
 func sys_ns_owner(_ fd: Int32) -> Int32 { chs_ns_owner(fd) }
 func sys_has_file_capabilities(_ fd: Int32) -> Int32 { chs_has_file_capabilities(fd) }
