@@ -37,6 +37,13 @@ func unpack(_ bytes: UnsafeBufferPointer<UInt8>) -> [String: [UInt8]] {
 }
 
 func validate(_ files: [String: [UInt8]]) {
+    // What a restore does first: the expired-timer re-arm, on the copied
+    // files.img, and the validation reads what it made of it.
+    var files = files
+    if let image = files["files.img"], let changed = try? ExpiredTimers.rearm(image) {
+        precondition(changed.image.count == image.count, "the re-arm changed files.img's length")
+        files["files.img"] = changed.image
+    }
     var validator = ImageValidator(caller: fuzzCaller, maximumTasks: 64, maximumThreads: 256, pidMax: 4_194_304)
     // Past the multi-threaded refusal (an early, simple check): what an
     // installation with multi-threaded = allow validates is the larger part.
