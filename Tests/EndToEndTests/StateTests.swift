@@ -80,4 +80,28 @@ struct StateTests {
     func pidfdOutsideTree() throws {
         try expectForgedRefused("refers to process 4000, which is not in the tree") { $0.editing(22) { $0.setting(4, 4000) } }
     }
+
+    /// A periodic timerfd that had fired, unread, when the job was dumped:
+    /// criu alone restores it disarmed (its remaining time was 0), so the
+    /// job's second read blocks for ever. The helper re-arms it in the
+    /// private copy, says so in the job's log, and the job counts 50 ticks.
+    @Test("a periodic timerfd that had fired unread at the dump keeps ticking after restore")
+    func expiredTimer() throws {
+        defer { Shell.root("pkill -9 -u \(User.alice.uid)") }
+        let dir = User.alice.scratch("timer")
+        let work = "\(Self.base)/timer"
+        let out = "\(work)/out"
+        Shell.root("rm -rf \(work)")
+        Shell.user(.alice, "mkdir -p \(work) && cd \(work) && (\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-timer 20 50 > \(out) 2>&1 &)")
+        try #require(eventually(20) { lines(out).contains("expired") }, "the timer fired: \(lines(out))")
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        try #require(eventually { Shell.root("pgrep -u \(User.alice.uid) -x ch-timer").stdout.isEmpty }, "the dumped job ended")
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        try #require(restore.status == 0, "\(restore)")
+        #expect(lines("\(dir)/criu-helper.log").contains { $0.contains("had fired unread at the dump: armed to fire at once") },
+                "the job's log says what was changed: \(lines("\(dir)/criu-helper.log").suffix(4))")
+        Shell.user(.alice, "touch \(work)/go")
+        #expect(eventually(60) { lines(out).contains("done 50") }, "50 ticks counted after restore: \(lines(out).suffix(3))")
+    }
 }

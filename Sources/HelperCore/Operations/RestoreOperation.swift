@@ -33,6 +33,7 @@ extension Session {
         // 1. The private copy, and the validation of that copy.
         let plan = try PrivateCopy.Plan.make(from: source, caller: caller)
         let copy = try PrivateCopy.prepare(plan, from: source, sourcePath: sourcePath, session: self)
+        let rearmedTimers = try copy.rearmExpiredTimers()
         let summary: ImageValidator.Summary
         do {
             summary = try imageValidator.validate(names: copy.names, read: { (name) throws(ImageError) in try copy.read(name) },
@@ -48,6 +49,9 @@ extension Session {
         let restoreCheck = try restoreCheckPath()
         try recordAllowed("restore", fields)
         JobLog.append("restore generation=\(generation): allowed (\(summary.processes.count) tasks, root pid \(summary.root.pid))", in: dir.fd)
+        for id in rearmedTimers {
+            JobLog.append("restore generation=\(generation): timerfd \(id) had fired unread at the dump: armed to fire at once (criu alone would restore it disarmed)", in: dir.fd)
+        }
 
         // Exactly-once output: what the previous run wrote after this
         // checkpoint is cut before the job runs again, and said.

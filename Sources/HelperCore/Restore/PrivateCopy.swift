@@ -112,6 +112,25 @@ final class PrivateCopy {
         return copy
     }
 
+    /// Re-arms, in the copy, every periodic timerfd that had fired unread at
+    /// the dump (ExpiredTimers): the file ids of those timers. Done before
+    /// the validation, which then reads the changed files.img. The change
+    /// keeps the file's length, so it is written over in place.
+    func rearmExpiredTimers() throws(HelperFailure) -> [UInt32] {
+        guard names.contains("files.img") else { return [] }
+        let changed: (image: [UInt8], rearmed: [UInt32])
+        do { changed = try ExpiredTimers.rearm(try read("files.img")) }
+        catch { return [] }   // malformed: the validation refuses it with its own words
+        guard !changed.rearmed.isEmpty else { return [] }
+        do {
+            let output = try root.open("files.img", [.writeOnly, .noFollow], resolve: [.noSymlinks, .beneath])
+            try output.write(changed.image)
+        } catch {
+            throw .unavailable("cannot re-arm the expired timers in the private copy: \(error)")
+        }
+        return changed.rearmed
+    }
+
     /// Reads a copied image (never a linked page file).
     func read(_ name: String) throws(ImageError) -> [UInt8] {
         try Session.readImage(root, name)
