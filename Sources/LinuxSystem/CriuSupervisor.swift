@@ -130,14 +130,18 @@ public final class CriuSupervisor {
 }
 
 /// What a criu killed in the middle of a dump leaves in a task it had seized
-/// (CSystem/leftovers.c). Either makes the task trap (SIGTRAP) as soon as it
-/// runs without criu: such a job cannot run on.
+/// (CSystem/leftovers.c). Each makes the task trap (SIGTRAP) or fault
+/// (SIGSEGV) as soon as it runs without criu: such a job cannot run on.
 public enum CriuLeftover: Sendable, Equatable {
     /// criu's parasite is mapped (/memfd:CRIUMFD).
     case parasite
     /// criu's system-call instructions stand at the start of an executable
     /// mapping, where criu makes the task run each system call it needs.
     case systemCallInstructions
+    /// A stopped thread stands outside every executable mapping: criu's
+    /// parasite had unmapped itself and criu had not yet put the thread's
+    /// registers back. The thread faults (SIGSEGV) as soon as it runs.
+    case strandedThread
 
     /// What task `pid` holds, read under the /proc `proc` is a descriptor
     /// of; nil for nothing (or a task that cannot be read, such as one gone).
@@ -145,6 +149,7 @@ public enum CriuLeftover: Sendable, Equatable {
         switch sys_criu_left_in_task(proc.rawValue, pid) {
         case Int32(CHS_CRIU_PARASITE): .parasite
         case Int32(CHS_CRIU_SYSCALL_CODE): .systemCallInstructions
+        case Int32(CHS_CRIU_STRANDED_THREAD): .strandedThread
         default: nil
         }
     }

@@ -219,9 +219,10 @@ enum {
     CHS_CRIU_NOTHING = 0,
     CHS_CRIU_PARASITE = 1,       // criu's parasite is mapped (/memfd:CRIUMFD)
     CHS_CRIU_SYSCALL_CODE = 2,   // criu's system-call instructions are in its code
+    CHS_CRIU_STRANDED_THREAD = 3,// a stopped thread stands outside every executable mapping
 };
 /// What criu left in task PID, read under PROC (a descriptor of a /proc):
-/// either kind makes the task trap as soon as it runs without criu.
+/// each kind makes the task trap or fault as soon as it runs without criu.
 extern int chs_criu_left_in_task(int proc, int pid);
 
 // --- waiting ----------------------------------------------------------------

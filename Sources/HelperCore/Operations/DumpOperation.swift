@@ -76,10 +76,11 @@ extension Session {
             var message = "criu dump failed (\(what)); its log: \(log)"
             if ending.jobEnded || ending.leftInJob || Self.criuLeftWork(in: tree, proc: proc) != nil {
                 // criu was killed while its parasite, or the instructions it
-                // runs a task's system calls with, were in the job: the job
-                // would die of SIGTRAP or never be dumped again.
+                // runs a task's system calls with, were in the job, or while
+                // a thread stood in the parasite's unmapped code: the job
+                // would die of SIGTRAP or SIGSEGV or never be dumped again.
                 job.end(tree)
-                message += "; criu was stopped with its work still in the job (its parasite, or the instructions it runs the job's system calls with), so the job was ended: restore the previous generation"
+                message += "; criu was stopped with its work still in the job (its parasite, the instructions it runs the job's system calls with, or a thread left in the parasite's unmapped code), so the job was ended: restore the previous generation"
             }
             JobLog.append("dump pid=\(pid) generation=\(generation.name): \(message)", in: dir.fd)
             throw .criuFailed(message)
@@ -171,8 +172,8 @@ extension Session {
                                })
     }
 
-    /// What criu left in a live task of the tree (its parasite, or its
-    /// system-call instructions), if anything.
+    /// What criu left in a live task of the tree (its parasite, its
+    /// system-call instructions, a thread stranded outside its code), if anything.
     static func criuLeftWork(in tree: ProcessTree, proc: ProcFilesystem) -> CriuLeftover? {
         for task in tree.tasks where task.pin.isAlive {
             if let left = CriuLeftover.find(in: task.pid, proc: proc.root), task.pin.isAlive { return left }
