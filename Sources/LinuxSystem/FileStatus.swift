@@ -11,6 +11,9 @@ public struct FileStatus: Equatable, Sendable {
     public var size: Int64
     /// Seconds since the epoch.
     public var modificationTime: Int64 = 0
+    /// Nanoseconds since the epoch: two writes within one second still
+    /// tell which came first.
+    public var modifiedAtNanoseconds: Int64 = 0
     /// The device a device node stands for (st_rdev).
     public var rawDevice: UInt64 = 0
 
@@ -23,6 +26,7 @@ public struct FileStatus: Equatable, Sendable {
         group = UInt32(st.st_gid)
         size = Int64(st.st_size)
         modificationTime = Int64(st.st_mtim.tv_sec)
+        modifiedAtNanoseconds = Int64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(st.st_mtim.tv_nsec)
         rawDevice = UInt64(st.st_rdev)
     }
 

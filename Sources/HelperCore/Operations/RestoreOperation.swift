@@ -190,13 +190,22 @@ extension Session {
     /// the previous run went on after it, and what of its output was cut.
     static func whatWasLost(generation: String, in source: borrowing FileDescriptor, ranAfter: Bool,
                             output: OutputFiles.Report) -> String {
-        let now = Int64(Kernel.wallClock.seconds)
-        let taken = (try? source.status(of: "inventory.img"))?.modificationTime ?? now
-        var line = "resuming \(generation), checkpointed \(OutputFiles.duration(now - taken)) ago"
+        let clock = Kernel.wallClock
+        let now = Int64(clock.seconds) * 1_000_000_000 + Int64(clock.nanoseconds)
+        let taken = (try? source.status(of: "inventory.img"))?.modifiedAtNanoseconds ?? now
+        return whatWasLost(generation: generation, takenAt: taken, now: now, ranAfter: ranAfter, output: output)
+    }
+
+    /// The line itself, times in nanoseconds since the epoch. Output cut
+    /// means the previous run wrote after the checkpoint, whatever the
+    /// clocks say (a write in the same clock tick as the dump's end).
+    static func whatWasLost(generation: String, takenAt taken: Int64, now: Int64, ranAfter: Bool,
+                            output: OutputFiles.Report) -> String {
+        var line = "resuming \(generation), checkpointed \(OutputFiles.duration((now - taken) / 1_000_000_000)) ago"
         if !ranAfter {
             line += "; the job stopped at that checkpoint, nothing was lost"
-        } else if let last = output.lastWrite, last > taken {
-            line += "; the previous run went on for \(OutputFiles.duration(last - taken)) after it"
+        } else if let last = output.lastWrite, last > taken || !output.cut.isEmpty {
+            line += "; the previous run went on for \(OutputFiles.duration(nanoseconds: last - taken)) after it"
         } else {
             line += "; the previous run wrote nothing after it"
         }

@@ -35,7 +35,7 @@ enum OutputFiles {
         var cut: [Cut] = []
         /// Files left as they were, and why.
         var kept: [(path: String, why: String)] = []
-        /// When the previous run last wrote to any of them (seconds since the epoch).
+        /// When the previous run last wrote to any of them (nanoseconds since the epoch).
         var lastWrite: Int64? = nil
         var bytesCut: Int64 { cut.reduce(0) { $0 + ($1.from - $1.to) } }
     }
@@ -73,7 +73,7 @@ enum OutputFiles {
             }
             guard let st = try? fd.status(), st.isRegularFile else { report.kept.append((file.path, "not a regular file")); continue }
             guard st.owner == caller.uid else { report.kept.append((file.path, "belongs to uid \(st.owner), not to the caller")); continue }
-            report.lastWrite = max(report.lastWrite ?? st.modificationTime, st.modificationTime)
+            report.lastWrite = max(report.lastWrite ?? st.modifiedAtNanoseconds, st.modifiedAtNanoseconds)
             let target = Int64(clamping: file.size)
             guard st.size > target else {
                 if st.size < target { report.kept.append((file.path, "shorter (\(st.size) bytes) than at the checkpoint (\(target))")) }
@@ -94,6 +94,16 @@ enum OutputFiles {
             }
         }
         return report
+    }
+
+    /// "0.7 s" under ten seconds, whole seconds above.
+    static func duration(nanoseconds: Int64) -> String {
+        let ns = max(nanoseconds, 0)
+        if ns < 10_000_000_000 {
+            let tenths = (ns + 50_000_000) / 100_000_000
+            return "\(tenths / 10).\(tenths % 10) s"
+        }
+        return duration(ns / 1_000_000_000)
     }
 
     /// "3 min 12 s"
