@@ -43,6 +43,8 @@ public struct ImageValidator: Sendable {
         public var needsShellJob: Bool
         /// Regular files the tree held open for writing, and their lengths then.
         public var writtenFiles: [FileTable.WrittenFile] = []
+        /// Every regular file criu opens by path for the tree.
+        public var openedFiles: [String] = []
         public var root: ProcessEntry { processes[0] }
     }
 
@@ -207,7 +209,8 @@ public struct ImageValidator: Sendable {
 
         let root = processes[0]
         let shell = !pids.contains(root.session) || !pids.contains(root.processGroup)
-        return Summary(processes: processes, threadCount: threadCount, needsShellJob: shell, writtenFiles: files.writtenFiles)
+        return Summary(processes: processes, threadCount: threadCount, needsShellJob: shell, writtenFiles: files.writtenFiles,
+                       openedFiles: Array(Set(files.regularFiles.values)).sorted())
     }
 
     /// The number of processes in a pstree.img (for `list`).

@@ -92,7 +92,8 @@ public enum PathPolicy {
         }
     }
 
-    static func quoted(_ s: String) -> String {
+    /// A caller value for a message: at most 200 characters, printable ASCII.
+    public static func quoted(_ s: String) -> String {
         let shown = s.count > 200 ? String(s.prefix(200)) + "..." : s
         return "\"" + shown.map { $0.isASCII && !$0.isNewline && $0 != "\"" ? String($0) : "?" }.joined() + "\""
     }

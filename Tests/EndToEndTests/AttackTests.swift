@@ -785,6 +785,50 @@ struct AttackTests {
         #expect(eventually(20) { counter(out) > stopped }, "the job counts on")
         expectNoCapableProcess()
     }
+
+    // MARK: Eighth red team. 2: another user holds up a restore with a file lock
+
+    @Test("red team 8: another user who locks the job's lock file (mode 0644) between dump and restore: the restore ends within seconds, naming the file and the holder, nothing restored runs, nothing keeps a capability, and it restores once the lock is let go")
+    func lockTakenBetweenDumpAndRestore() throws {
+        let lock = "\(StateTests.base)/ch-state.lock"
+        let searchable = [User.alice.home, "\(User.alice.home)/e2e", StateTests.base]
+        let modes = searchable.map { Shell.root("stat -c %a '\($0)'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+        defer {
+            killAll(.alice); killAll(.bob)
+            for (path, mode) in zip(searchable, modes) where !mode.isEmpty { Shell.root("chmod \(mode) '\(path)'") }
+        }
+        let (dir, out, _) = try StateTests.dumpedJob("state-lock")
+        // Alice's lock file, readable by all in directories all may search
+        // (a shared input's lock, say); bob opens it and locks it.
+        Shell.root("chmod 0644 '\(lock)' && chmod o+x \(searchable.map { "'\($0)'" }.joined(separator: " "))")
+        Shell.user(.bob, "(flock \(lock) sleep 600 > /dev/null 2>&1 &)")
+        try #require(eventually(10) { Shell.root("flock -n \(lock) true").status != 0 }, "bob holds the lock")
+        let holder = Shell.root("pgrep -u \(User.bob.uid) -x flock").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let audit = AuditLog.mark()
+        let began = Date()
+        // Without the lock watch criu waits for bob until criu-timeout
+        // (1800 s): the harness's timeout ends it and the status is not 77.
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
+        #expect(Date().timeIntervalSince(began) < 60, "took \(Date().timeIntervalSince(began)) s: \(restore)")
+        #expect(restore.status == 77, "\(restore)")
+        #expect(restore.message.hasPrefix("criu-helper: refused: the restore waited 5 s for a file lock (FLOCK) on \"\(lock)\", which process \(holder) of uid \(User.bob.uid), outside the job, holds"), "\(restore)")
+        #expect(restore.message.hasSuffix("; everything restored was killed"), "\(restore)")
+        #expect(audit.records(containing: dir).contains { $0.contains("op=restore") && $0.contains("decision=undone") && $0.contains("file lock") },
+                "the audit record says why")
+        #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -x ch-state").stdout.isEmpty }, "nothing restored runs")
+        expectNoCapableProcess()
+        let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("killed, the restore waited 5 s for a file lock"), "the job's log says why")
+
+        // Bob lets go: the same generation restores, with its lock.
+        killAll(.bob)
+        let resumed = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(resumed.status == 0, "\(resumed)")
+        let restoredAt = lines(out).count
+        #expect(eventually(20) { lines(out).dropFirst(restoredAt).contains { $0.hasPrefix("tick ") } }, "the job runs on: \(lines(out).suffix(5))")
+        #expect(Shell.root("flock -n \(lock) true").status != 0, "the restored job holds its lock")
+    }
 }
 
 /// Figures the attack loops measured, for the closing note (stderr of the test run).

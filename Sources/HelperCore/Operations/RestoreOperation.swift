@@ -104,11 +104,29 @@ extension Session {
             StallWatch(proc: proc, criu: { (try? proc.children(of: reaperPID))?.first },
                        windowNanoseconds: UInt64(Self.stallSeconds) * 1_000_000_000)
         }
+        // A lock the job held, taken since the dump by a process outside
+        // the restore, makes criu wait for it (LockWatch).
+        var locks = (try? ProcFilesystem.system()).map { proc in
+            LockWatch(proc: proc, below: reaperPID, files: { Self.identities(of: summary.openedFiles) },
+                      windowNanoseconds: UInt64(Self.stallSeconds) * 1_000_000_000)
+        }
+        var lockBlock: LockBlock?
         let end = reaper.criuEnded(milliseconds: criuTimeoutMilliseconds, checkingEvery: 500) {
-            watch?.stalled(now: Kernel.monotonicNanoseconds)
+            let now = Kernel.monotonicNanoseconds
+            if let block = locks?.blocked(now: now) {
+                lockBlock = block
+                return "a file lock"
+            }
+            return watch?.stalled(now: now)
         }
         Self.copyLog(from: copy.root, name: invocation.logName, to: source)
         let log = dir.shown(generation + "/" + invocation.logName)
+        if let lockBlock {
+            reaper.kill()
+            let reason = Self.lockWaitReason(lockBlock, files: summary.openedFiles)
+            JobLog.append("restore generation=\(generation): killed, \(reason)", in: dir.fd)
+            throw .refused("\(reason); everything restored was killed")
+        }
         if case .stalled(let stall) = end {
             reaper.kill()
             let reason = "the restore stalled: nothing in it ran for \(Self.stallSeconds) s (\(stall)); a task of it was stopped by a signal sent with your uid, such as SIGSTOP or SIGCONT"
@@ -184,6 +202,31 @@ extension Session {
         }
         JobLog.append("restore generation=\(generation): job ended (\(status))", in: dir.fd)
         return Outcome(jobStatus: status)
+    }
+
+    /// The files criu opens for the restore, by device and inode (looked
+    /// up as the caller, never through a link; those gone are left out).
+    static func identities(of paths: [String]) -> Set<LockWatch.FileIdentity> {
+        var found: Set<LockWatch.FileIdentity> = []
+        for path in paths.prefix(65_536) {
+            guard let fd = try? FileDescriptor.open(path, [.pathOnly], resolve: [.noSymlinks, .noMagicLinks]),
+                  let st = try? fd.status() else { continue }
+            found.insert(LockWatch.FileIdentity(device: st.device, inode: st.inode))
+        }
+        return found
+    }
+
+    /// "the restore waited 5 s for a file lock (FLOCK) on '/home/u/data',
+    /// which process 4321 of uid 1002, outside the job, holds …"
+    static func lockWaitReason(_ block: LockBlock, files: [String]) -> String {
+        let wanted = LockWatch.FileIdentity(device: block.waiter.device, inode: block.waiter.inode)
+        let path = files.first { Self.identities(of: [$0]).contains(wanted) }
+        let file = path.map { PathPolicy.quoted($0) }
+            ?? "the file of device \(block.waiter.device >> 8 & 0xfff):\(block.waiter.device & 0xff) inode \(block.waiter.inode)"
+        let holder = block.holder.pid.map { pid in
+            "process \(pid)" + (block.holderUID.map { " of uid \($0)" } ?? "")
+        } ?? "an open file description (an OFD lock, which names no process)"
+        return "the restore waited \(Self.stallSeconds) s for a file lock (\(block.waiter.kind)) on \(file), which \(holder), outside the job, holds: the job held it at the checkpoint and criu takes it again; restore once it is let go (a lock on a file others may open can be taken by them between dump and restore)"
     }
 
     /// One line for the job's author: how old the checkpoint is, how long
