@@ -797,10 +797,12 @@ struct AttackTests {
             killAll(.alice); killAll(.bob)
             for (path, mode) in zip(searchable, modes) where !mode.isEmpty { Shell.root("chmod \(mode) '\(path)'") }
         }
-        let (dir, out, _) = try StateTests.dumpedJob("state-lock")
         // Alice's lock file, readable by all in directories all may search
-        // (a shared input's lock, say); bob opens it and locks it.
-        Shell.root("chmod 0644 '\(lock)' && chmod o+x \(searchable.map { "'\($0)'" }.joined(separator: " "))")
+        // (a shared input's lock, say), at the dump and after; bob opens it
+        // and locks it.
+        let (dir, out, _) = try StateTests.dumpedJob("state-lock") {
+            Shell.root("chmod 0644 '\(lock)' && chmod o+x \(searchable.map { "'\($0)'" }.joined(separator: " "))")
+        }
         Shell.user(.bob, "(flock \(lock) sleep 600 > /dev/null 2>&1 &)")
         try #require(eventually(10) { Shell.root("flock -n \(lock) true").status != 0 }, "bob holds the lock")
         let holder = Shell.root("pgrep -u \(User.bob.uid) -x flock").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -814,7 +816,9 @@ struct AttackTests {
         #expect(restore.status == 77, "\(restore)")
         #expect(restore.message.hasPrefix("criu-helper: refused: the restore waited 5 s for a file lock (FLOCK) on \"\(lock)\", which process \(holder) of uid \(User.bob.uid), outside the job, holds"), "\(restore)")
         #expect(restore.message.hasSuffix("; everything restored was killed"), "\(restore)")
-        #expect(audit.records(containing: dir).contains { $0.contains("op=restore") && $0.contains("decision=undone") && $0.contains("file lock") },
+        // The reason, a caller value, is hex-encoded.
+        let why = "a file lock".utf8.map { String(format: "%02X", $0) }.joined()
+        #expect(audit.records(containing: dir).contains { $0.contains("op=restore") && $0.contains("decision=undone") && $0.contains(why) },
                 "the audit record says why")
         #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -x ch-state").stdout.isEmpty }, "nothing restored runs")
         expectNoCapableProcess()

@@ -13,13 +13,15 @@ struct StateTests {
     static let port = 47_000 + Int(getpid() % 1000)
     static let base = "\(User.alice.home)/e2e/state"
 
-    /// A ch-state job of alice's dumped (which ends it); the generation's path.
-    static func dumpedJob(_ name: String) throws -> (dir: String, out: String, generation: String) {
+    /// A ch-state job of alice's dumped (which ends it); the generation's
+    /// path. `beforeDump` runs once the job has started.
+    static func dumpedJob(_ name: String, beforeDump: () -> Void = {}) throws -> (dir: String, out: String, generation: String) {
         let dir = User.alice.scratch(name)
         let out = "\(base)/\(name).out"
         Shell.root("rm -rf \(base)/\(name).out \(base)/ch-state.lock")
         Shell.user(.alice, "mkdir -p \(base) && cd \(base) && (\(E2E.helper) run --images-dir \(dir) -- \(E2E.bin)/ch-state \(port) > \(out) 2>&1 &)")
         try #require(eventually(20) { lines(out).contains { $0.hasPrefix("tick 1 ") } }, "the job started: \(lines(out))")
+        beforeDump()
         let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
         try #require(dump.status == 0, "\(dump)")
         // The job has ended: its port and lock are free.
