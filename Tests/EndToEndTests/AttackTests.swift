@@ -519,9 +519,11 @@ struct AttackTests {
             """)
         let dir = User.alice.scratch("stop-signal")
         let out = "\(User.alice.home)/e2e/stop-signal.out"
+        Shell.root("rm -f '\(out)'")
         Shell.user(.alice, "(\(E2E.helper) run --images-dir \(dir) -- /usr/bin/python3 \(script) > \(out) 2>&1 &)")
         defer { killAll(.alice) }
-        try #require(eventually(20) { lastLine(out) == "stopped by \(SIGTSTP)" }, "\(lines(out).suffix(3))")
+        try #require(eventually(20) { lastLine(out) == "stopped by \(SIGTSTP)" && FileManager.default.fileExists(atPath: "\(dir)/job") },
+                     "\(lines(out).suffix(3))")
         #expect(Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)").status == 0)
         let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
         try #require(restore.status == 0, "\(restore)")
