@@ -9,11 +9,14 @@ public struct FileStatus: Equatable, Sendable {
     public var owner: UInt32
     public var group: UInt32
     public var size: Int64
-    /// Seconds since the epoch.
-    public var modificationTime: Int64 = 0
     /// Nanoseconds since the epoch: two writes within one second still
     /// tell which came first.
     public var modifiedAtNanoseconds: Int64 = 0
+    /// Seconds since the epoch (st_mtim.tv_sec).
+    public var modificationTime: Int64 {
+        let (seconds, rest) = modifiedAtNanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        return rest < 0 ? seconds - 1 : seconds
+    }
     /// The device a device node stands for (st_rdev).
     public var rawDevice: UInt64 = 0
 
@@ -25,7 +28,6 @@ public struct FileStatus: Equatable, Sendable {
         owner = UInt32(st.st_uid)
         group = UInt32(st.st_gid)
         size = Int64(st.st_size)
-        modificationTime = Int64(st.st_mtim.tv_sec)
         modifiedAtNanoseconds = Int64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(st.st_mtim.tv_nsec)
         rawDevice = UInt64(st.st_rdev)
     }

@@ -51,6 +51,8 @@ public struct LockBlock: Equatable, Sendable {
     public var holder: FileLockEntry
     /// The holder's real uid, when /proc still shows it.
     public var holderUID: UInt32?
+    /// The locked file's path among the restore's files, when it is one.
+    public var path: String?
 }
 
 /// Tells a restore that waits for a file lock held outside it.
@@ -69,10 +71,10 @@ public struct LockBlock: Equatable, Sendable {
 public struct LockWatch {
     let proc: ProcFilesystem
     let root: Int32
-    let files: () -> Set<FileIdentity>
+    let files: () -> [FileIdentity: String]
     let window: UInt64
     var seen: (key: FileLockEntry, since: UInt64)?
-    var knownFiles: Set<FileIdentity>?
+    var knownFiles: [FileIdentity: String]?
 
     public struct FileIdentity: Hashable, Sendable {
         public var device: UInt64
@@ -85,8 +87,9 @@ public struct LockWatch {
 
     /// `root`: the restore's reaper (as this /proc numbers it); every
     /// process below it is the restore's. `files`: the files the restore
-    /// opens, asked for only when an OFD lock waits.
-    public init(proc: ProcFilesystem, below root: Int32, files: @escaping () -> Set<FileIdentity>, windowNanoseconds: UInt64) {
+    /// opens, with their paths, asked for once, only when an OFD lock waits
+    /// or a block is found.
+    public init(proc: ProcFilesystem, below root: Int32, files: @escaping () -> [FileIdentity: String], windowNanoseconds: UInt64) {
         self.proc = proc
         self.root = root
         self.files = files
@@ -106,25 +109,27 @@ public struct LockWatch {
             if known == nil { known = files() }
             return known!
         }
-        knownFiles = known
-        guard let block else { seen = nil; return nil }
+        guard let block else { knownFiles = known; seen = nil; return nil }
         guard let seen, seen.key == block.waiter else {
             self.seen = (block.waiter, now)
             return nil
         }
-        guard now &- seen.since >= window else { return nil }
+        guard now &- seen.since >= window else { knownFiles = known; return nil }
+        if known == nil { known = files() }
+        knownFiles = known
         var found = block
         if let pid = block.holder.pid, let status = try? proc.status(String(pid)) { found.holderUID = status.uids.first }
+        found.path = known![FileIdentity(device: block.waiter.device, inode: block.waiter.inode)]
         return found
     }
 
     /// The first waiting lock of the restore blocked by a lock from outside it.
-    public static func block(in entries: [FileLockEntry], restore: Set<Int32>, files: () -> Set<FileIdentity>) -> LockBlock? {
+    public static func block(in entries: [FileLockEntry], restore: Set<Int32>, files: () -> [FileIdentity: String]) -> LockBlock? {
         for waiter in entries where waiter.waiting {
             if let pid = waiter.pid {
                 guard restore.contains(pid) else { continue }
             } else {
-                guard files().contains(FileIdentity(device: waiter.device, inode: waiter.inode)) else { continue }
+                guard files()[FileIdentity(device: waiter.device, inode: waiter.inode)] != nil else { continue }
             }
             guard let holder = entries.first(where: { !$0.waiting && $0.ordinal == waiter.ordinal }) else { continue }
             if let pid = holder.pid, restore.contains(pid) { continue }

@@ -50,7 +50,7 @@ struct LockWatchTests {
             1: POSIX  ADVISORY  WRITE 900 fe:00:5 0 EOF
             2: FLOCK  ADVISORY  WRITE 777 fe:00:6 0 EOF
             2: -> FLOCK  ADVISORY  WRITE 201 fe:00:6 0 EOF
-            """), restore: restore) { [] }
+            """), restore: restore) { [:] }
         #expect(block?.holder.pid == 777 && block?.waiter.pid == 201 && block?.waiter.inode == 6)
     }
 
@@ -59,14 +59,14 @@ struct LockWatchTests {
         #expect(LockWatch.block(in: entries("""
             2: FLOCK  ADVISORY  WRITE 777 fe:00:6 0 EOF
             2: -> FLOCK  ADVISORY  WRITE 778 fe:00:6 0 EOF
-            """), restore: restore) { [] } == nil, "someone else's wait")
+            """), restore: restore) { [:] } == nil, "someone else's wait")
         #expect(LockWatch.block(in: entries("""
             2: POSIX  ADVISORY  WRITE 200 fe:00:6 0 EOF
             2: -> POSIX  ADVISORY  WRITE 201 fe:00:6 0 EOF
-            """), restore: restore) { [] } == nil, "held inside the restore: criu's own order")
+            """), restore: restore) { [:] } == nil, "held inside the restore: criu's own order")
         #expect(LockWatch.block(in: entries("""
             2: -> FLOCK  ADVISORY  WRITE 201 fe:00:6 0 EOF
-            """), restore: restore) { [] } == nil, "no holder listed")
+            """), restore: restore) { [:] } == nil, "no holder listed")
     }
 
     @Test("an OFD wait (no PID) counts when it is on a file the restore opens")
@@ -75,11 +75,11 @@ struct LockWatchTests {
             5: OFDLCK ADVISORY  WRITE -1 fe:00:9 0 EOF
             5: -> OFDLCK ADVISORY  WRITE -1 fe:00:9 0 EOF
             """)
-        #expect(LockWatch.block(in: table, restore: restore) { [ID(device: 0xfe00, inode: 9)] }?.holder.pid == nil)
-        #expect(LockWatch.block(in: table, restore: restore) { [ID(device: 0xfe00, inode: 10)] } == nil)
+        #expect(LockWatch.block(in: table, restore: restore) { [ID(device: 0xfe00, inode: 9): "/home/u/data"] }?.holder.pid == nil)
+        #expect(LockWatch.block(in: table, restore: restore) { [ID(device: 0xfe00, inode: 10): "/home/u/other"] } == nil)
         var asked = false
         _ = LockWatch.block(in: entries("1: -> FLOCK  ADVISORY  WRITE 201 fe:00:6 0 EOF\n1: FLOCK  ADVISORY  WRITE 7 fe:00:6 0 EOF"),
-                            restore: restore) { asked = true; return [] }
+                            restore: restore) { asked = true; return [:] }
         #expect(!asked, "the restore's files are looked up only for an OFD wait")
     }
 
@@ -103,13 +103,16 @@ struct LockWatchTests {
         let blocked = "1: FLOCK  ADVISORY  WRITE 777 fe:00:6 0 EOF\n1: -> FLOCK  ADVISORY  WRITE 201 fe:00:6 0 EOF\n"
         let (proc, root) = try fixture(locks: blocked)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var watch = LockWatch(proc: proc, below: 199, files: { [] }, windowNanoseconds: 5_000)
+        var lookups = 0
+        var watch = LockWatch(proc: proc, below: 199, files: { lookups += 1; return [ID(device: 0xfe00, inode: 6): "/home/u/lock"] },
+                              windowNanoseconds: 5_000)
         #expect(watch.blocked(now: 1_000) == nil, "first seen")
         #expect(watch.blocked(now: 5_999) == nil, "not yet the window")
         let block = watch.blocked(now: 6_000)
         #expect(block?.holder.pid == 777 && block?.holderUID == 4242, "\(String(describing: block))")
+        #expect(block?.path == "/home/u/lock" && lookups == 1, "the file named from one lookup: \(String(describing: block)), \(lookups)")
 
-        var restarted = LockWatch(proc: proc, below: 199, files: { [] }, windowNanoseconds: 5_000)
+        var restarted = LockWatch(proc: proc, below: 199, files: { [:] }, windowNanoseconds: 5_000)
         #expect(restarted.blocked(now: 1_000) == nil)
         try "1: FLOCK  ADVISORY  WRITE 777 fe:00:6 0 EOF\n".write(toFile: "\(root)/locks", atomically: true, encoding: .utf8)
         #expect(restarted.blocked(now: 3_000) == nil, "the wait ended")

@@ -123,7 +123,7 @@ extension Session {
         let log = dir.shown(generation + "/" + invocation.logName)
         if let lockBlock {
             reaper.kill()
-            let reason = Self.lockWaitReason(lockBlock, files: summary.openedFiles)
+            let reason = Self.lockWaitReason(lockBlock)
             JobLog.append("restore generation=\(generation): killed, \(reason)", in: dir.fd)
             throw .refused("\(reason); everything restored was killed")
         }
@@ -204,24 +204,24 @@ extension Session {
         return Outcome(jobStatus: status)
     }
 
-    /// The files criu opens for the restore, by device and inode (looked
-    /// up as the caller, never through a link; those gone are left out).
-    static func identities(of paths: [String]) -> Set<LockWatch.FileIdentity> {
-        var found: Set<LockWatch.FileIdentity> = []
+    /// The files criu opens for the restore, by device and inode, with
+    /// their paths (looked up as the caller, never through a link; those
+    /// gone are left out).
+    static func identities(of paths: [String]) -> [LockWatch.FileIdentity: String] {
+        var found: [LockWatch.FileIdentity: String] = [:]
         for path in paths.prefix(65_536) {
             guard let fd = try? FileDescriptor.open(path, [.pathOnly], resolve: [.noSymlinks, .noMagicLinks]),
                   let st = try? fd.status() else { continue }
-            found.insert(LockWatch.FileIdentity(device: st.device, inode: st.inode))
+            let id = LockWatch.FileIdentity(device: st.device, inode: st.inode)
+            if found[id] == nil { found[id] = path }
         }
         return found
     }
 
     /// "the restore waited 5 s for a file lock (FLOCK) on '/home/u/data',
     /// which process 4321 of uid 1002, outside the job, holds …"
-    static func lockWaitReason(_ block: LockBlock, files: [String]) -> String {
-        let wanted = LockWatch.FileIdentity(device: block.waiter.device, inode: block.waiter.inode)
-        let path = files.first { Self.identities(of: [$0]).contains(wanted) }
-        let file = path.map { PathPolicy.quoted($0) }
+    static func lockWaitReason(_ block: LockBlock) -> String {
+        let file = block.path.map { PathPolicy.quoted($0) }
             ?? "the file of device \(block.waiter.device >> 8 & 0xfff):\(block.waiter.device & 0xff) inode \(block.waiter.inode)"
         let holder = block.holder.pid.map { pid in
             "process \(pid)" + (block.holderUID.map { " of uid \($0)" } ?? "")
