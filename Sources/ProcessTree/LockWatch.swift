@@ -30,11 +30,19 @@ public struct FileLockEntry: Equatable, Sendable {
         if waiting { words = words.dropFirst() }
         // KIND, then a word or two (ADVISORY/MANDATORY/ACTIVE/BREAKING …,
         // READ/WRITE), then the PID and MAJ:MIN:INODE.
-        guard let kind = words.first, let idIndex = words.firstIndex(where: { $0.split(separator: ":").count == 3 }),
+        // A lease breaker (a task waiting in open(2) for a lease to be
+        // given up) has no file of its own: "PID <none>:0", device and inode 0.
+        guard let kind = words.first,
+              let idIndex = words.firstIndex(where: { $0 == "<none>:0" || $0.split(separator: ":").count == 3 }),
               idIndex > words.startIndex + 1, let pidValue = Int64(words[idIndex - 1]) else { return nil }
-        let id = words[idIndex].split(separator: ":")
-        guard let major = UInt64(id[0], radix: 16), let minor = UInt64(id[1], radix: 16), let inode = UInt64(id[2]) else { return nil }
-        let device = ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12) | ((major & ~0xfff) << 32)
+        var device: UInt64 = 0
+        var inode: UInt64 = 0
+        if words[idIndex] != "<none>:0" {
+            let id = words[idIndex].split(separator: ":")
+            guard let major = UInt64(id[0], radix: 16), let minor = UInt64(id[1], radix: 16), let number = UInt64(id[2]) else { return nil }
+            device = ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12) | ((major & ~0xfff) << 32)
+            inode = number
+        }
         let pid: Int32? = pidValue > 0 && pidValue <= Int64(Int32.max) ? Int32(pidValue) : nil
         return FileLockEntry(ordinal: ordinal, waiting: waiting, kind: String(kind), pid: pid, device: device, inode: inode)
     }
@@ -55,26 +63,33 @@ public struct LockBlock: Equatable, Sendable {
     public var path: String?
 }
 
-/// Tells a restore that waits for a file lock held outside it.
+/// Tells a restore that waits for file locks held outside it.
 ///
 /// criu takes each lock of the job again (`--file-locks`) in the restored
-/// task, blocking: when another process locked the same file between the
-/// dump and the restore, criu waits, holding its capability, until that
-/// process lets go or criu-timeout ends the restore; the stall watch sees
-/// nothing stopped. The lock watch reads /proc/locks (world-readable; PIDs
-/// as the helper's /proc numbers them) and finds a waiting lock of a
-/// process below the restore's reaper, or, for an OFD lock (which /proc
-/// shows without a PID), one on a file the restore opens; whose blocking
-/// lock is not held by a process below the reaper. The same wait seen for
-/// `window` is a block: a restore never waits for a lock legitimately
+/// task, blocking (flock, POSIX; OFD locks and leases it takes without
+/// waiting, and fails), and its open(2) of a file waits while another
+/// process's lease on it is broken (up to lease-break-time, 45 s): when
+/// another process locked a file between the dump and the restore, criu
+/// waits, holding its capability, and the stall watch sees nothing stopped.
+/// The lock watch reads /proc/locks (world-readable; PIDs as the helper's
+/// /proc numbers them) for a waiting lock of a process below the restore's
+/// reaper whose blocking lock is not held by a process below it. The time
+/// the restore spends so blocked is added up over the whole restore —
+/// whichever lock, file or line of /proc/locks it is — and once it reaches
+/// `window` that is a block: a restore never waits for a lock legitimately
 /// (the locks it takes again were held together at the dump).
 public struct LockWatch {
     let proc: ProcFilesystem
     let root: Int32
     let files: () -> [FileIdentity: String]
     let window: UInt64
-    var seen: (key: FileLockEntry, since: UInt64)?
-    var knownFiles: [FileIdentity: String]?
+    /// The previous sample, when it saw the restore blocked.
+    var blockedAt: UInt64?
+    /// Time blocked so far, over the whole restore.
+    var blockedTotal: UInt64 = 0
+    /// /proc/locks is read as a stream, this much at most a sample (a
+    /// larger one is unreadable; criu-timeout still bounds the restore).
+    static let maximumTable = 256 << 20
 
     public struct FileIdentity: Hashable, Sendable {
         public var device: UInt64
@@ -87,8 +102,7 @@ public struct LockWatch {
 
     /// `root`: the restore's reaper (as this /proc numbers it); every
     /// process below it is the restore's. `files`: the files the restore
-    /// opens, with their paths, asked for once, only when an OFD lock waits
-    /// or a block is found.
+    /// opens, with their paths, asked for once a block is found (to name it).
     public init(proc: ProcFilesystem, below root: Int32, files: @escaping () -> [FileIdentity: String], windowNanoseconds: UInt64) {
         self.proc = proc
         self.root = root
@@ -96,44 +110,52 @@ public struct LockWatch {
         self.window = windowNanoseconds
     }
 
-    /// One sample at `now` (monotonic nanoseconds): the block once the same
-    /// wait lasted the window, nil until then (or when nothing can be read:
-    /// criu-timeout still bounds the restore).
+    /// One sample at `now` (monotonic nanoseconds): the block once the
+    /// restore has been blocked for the window in all, nil until then (or
+    /// when nothing can be read: criu-timeout still bounds the restore).
     public mutating func blocked(now: UInt64) -> LockBlock? {
-        guard let text = try? proc.read("locks", limit: 4 << 20) else { return nil }
-        let entries = FileLockEntry.parseTable(text)
-        guard entries.contains(where: \.waiting) else { seen = nil; return nil }
+        guard let waits = Self.waits(in: proc) else { return nil }
+        guard !waits.isEmpty else { blockedAt = nil; return nil }
         guard let tree = restoreProcesses() else { return nil }
-        var known = knownFiles
-        let block = Self.block(in: entries, restore: tree) {
-            if known == nil { known = files() }
-            return known!
-        }
-        guard let block else { knownFiles = known; seen = nil; return nil }
-        guard let seen, seen.key == block.waiter else {
-            self.seen = (block.waiter, now)
-            return nil
-        }
-        guard now &- seen.since >= window else { knownFiles = known; return nil }
-        if known == nil { known = files() }
-        knownFiles = known
+        guard let block = Self.block(in: waits, restore: tree) else { blockedAt = nil; return nil }
+        if let previous = blockedAt { blockedTotal &+= now &- previous }
+        blockedAt = now
+        guard blockedTotal >= window else { return nil }
         var found = block
         if let pid = block.holder.pid, let status = try? proc.status(String(pid)) { found.holderUID = status.uids.first }
-        found.path = known![FileIdentity(device: block.waiter.device, inode: block.waiter.inode)]
+        found.path = files()[FileIdentity(device: block.holder.device, inode: block.holder.inode)]
         return found
     }
 
+    /// The lines of /proc/locks that matter, in order: every wait of a
+    /// process (an OFD wait names none) after the lock that blocks it (the
+    /// last held line before it, with the same number). Read as a stream:
+    /// a table of any size is read whole, up to `maximumTable`.
+    static func waits(in proc: ProcFilesystem) -> [FileLockEntry]? {
+        var kept: [FileLockEntry] = []
+        var holder: FileLockEntry?
+        var holderKept = false
+        let read: ()? = try? proc.lines("locks", limit: maximumTable) { line in
+            guard let entry = FileLockEntry.parse(line) else { return }
+            guard entry.waiting else { holder = entry; holderKept = false; return }
+            guard entry.pid != nil, let holder, holder.ordinal == entry.ordinal, kept.count < 1 << 20 else { return }
+            if !holderKept { kept.append(holder); holderKept = true }
+            kept.append(entry)
+        }
+        return read == nil ? nil : kept
+    }
+
     /// The first waiting lock of the restore blocked by a lock from outside it.
-    public static func block(in entries: [FileLockEntry], restore: Set<Int32>, files: () -> [FileIdentity: String]) -> LockBlock? {
-        for waiter in entries where waiter.waiting {
-            if let pid = waiter.pid {
-                guard restore.contains(pid) else { continue }
-            } else {
-                guard files()[FileIdentity(device: waiter.device, inode: waiter.inode)] != nil else { continue }
-            }
-            guard let holder = entries.first(where: { !$0.waiting && $0.ordinal == waiter.ordinal }) else { continue }
-            if let pid = holder.pid, restore.contains(pid) { continue }
-            return LockBlock(waiter: waiter, holder: holder)
+    public static func block(in entries: [FileLockEntry], restore: Set<Int32>) -> LockBlock? {
+        var holder: FileLockEntry?
+        for entry in entries {
+            guard entry.waiting else { holder = entry; continue }
+            // An OFD wait names no process: never the restore's (criu takes
+            // OFD locks without waiting), and never counted as one.
+            guard let pid = entry.pid, restore.contains(pid) else { continue }
+            guard let holder, holder.ordinal == entry.ordinal else { continue }
+            if let owner = holder.pid, restore.contains(owner) { continue }
+            return LockBlock(waiter: entry, holder: holder)
         }
         return nil
     }

@@ -1,3 +1,4 @@
+import Glibc
 import LinuxSystem
 
 /// Something that keeps one process identifiable while it is examined.
@@ -43,6 +44,25 @@ public final class ProcFilesystem {
     public func read(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> String {
         let fd = try root.open(path, .readOnly, resolve: [.beneath, .noSymlinks])
         return String(decoding: try fd.readAll(limit: limit), as: UTF8.self)
+    }
+
+    /// Reads /proc/PATH as a stream of lines (without their newline), never
+    /// through a symbolic link; fails with EFBIG past `limit` bytes.
+    public func lines(_ path: String, limit: Int, _ body: (Substring) -> Void) throws(SystemError) {
+        let fd = try root.open(path, .readOnly, resolve: [.beneath, .noSymlinks])
+        var pending: [UInt8] = []
+        var total = 0
+        while true {
+            let chunk = try fd.readSome(1 << 16)
+            if chunk.isEmpty { break }
+            total += chunk.count
+            if total > limit { throw SystemError("read", errno: Errno(EFBIG)) }
+            pending += chunk
+            guard let last = pending.lastIndex(of: 0x0A) else { continue }
+            for line in String(decoding: pending[...last], as: UTF8.self).split(separator: "\n") { body(line) }
+            pending.removeSubrange(...last)
+        }
+        if !pending.isEmpty { body(Substring(String(decoding: pending, as: UTF8.self))) }
     }
 
     /// /proc/PATH/status ("1234", "1234/task/1235"), parsed.

@@ -816,16 +816,16 @@ struct AttackTests {
         let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
         #expect(Date().timeIntervalSince(began) < 60, "took \(Date().timeIntervalSince(began)) s: \(restore)")
         #expect(restore.status == 77, "\(restore)")
-        #expect(restore.message.hasPrefix("criu-helper: refused: the restore waited 5 s for a file lock (FLOCK) on \"\(lock)\", which process \(holder) of uid \(User.bob.uid), outside the job, holds"), "\(restore)")
+        #expect(restore.message.hasPrefix("criu-helper: refused: the restore waited 5 s for file locks held outside the job, the last a lock (FLOCK) on \"\(lock)\", which process \(holder) of uid \(User.bob.uid) holds"), "\(restore)")
         #expect(restore.message.hasSuffix("; everything restored was killed"), "\(restore)")
         // The reason, a caller value, is hex-encoded.
-        let why = "a file lock".utf8.map { String(format: "%02X", $0) }.joined()
+        let why = "file locks".utf8.map { String(format: "%02X", $0) }.joined()
         #expect(audit.records(containing: dir).contains { $0.contains("op=restore") && $0.contains("decision=undone") && $0.contains(why) },
                 "the audit record says why")
         #expect(eventually { Shell.root("pgrep -u \(User.alice.uid) -x ch-state").stdout.isEmpty }, "nothing restored runs")
         expectNoCapableProcess()
         let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
-        #expect(log.contains("killed, the restore waited 5 s for a file lock"), "the job's log says why")
+        #expect(log.contains("killed, the restore waited 5 s for file locks"), "the job's log says why")
 
         // Bob lets go: the same generation restores, with its lock.
         killAll(.bob)
@@ -834,6 +834,83 @@ struct AttackTests {
         let restoredAt = lines(out).count
         #expect(eventually(20) { lines(out).dropFirst(restoredAt).contains { $0.hasPrefix("tick ") } }, "the job runs on: \(lines(out).suffix(5))")
         #expect(Shell.root("flock -n \(lock) true").status != 0, "the restored job holds its lock")
+    }
+}
+
+extension AttackTests {
+    // MARK: Ninth red team: the lock watch fooled
+
+    @Test("red team 9: another user who holds the job's lock while taking and dropping locks of their own every 20 ms (the wait's line in /proc/locks moves): the restore still ends within seconds")
+    func lockWaitThatMoves() throws {
+        let lock = "\(StateTests.base)/ch-state.lock"
+        let searchable = [User.alice.home, "\(User.alice.home)/e2e", StateTests.base]
+        let modes = searchable.map { Shell.root("stat -c %a '\($0)'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+        defer {
+            killAll(.alice); killAll(.bob)
+            for (path, mode) in zip(searchable, modes) where !mode.isEmpty { Shell.root("chmod \(mode) '\(path)'") }
+        }
+        let (dir, _, _) = try StateTests.dumpedJob("state-lock-moving") {
+            Shell.root("chmod 0644 '\(lock)' && chmod o+x \(searchable.map { "'\($0)'" }.joined(separator: " "))")
+        }
+        let churn = "\(User.bob.home)/e2e-churn.py"
+        Shell.root("""
+            cat > \(churn) <<'PY'
+            import fcntl, os, random, time
+            files = [open(os.path.expanduser('~/e2e-churn-%d' % i), 'w') for i in range(32)]
+            while True:
+                held = random.sample(files, random.randint(0, 31))
+                for f in held: fcntl.flock(f, fcntl.LOCK_EX)
+                time.sleep(0.02)
+                for f in held: fcntl.flock(f, fcntl.LOCK_UN)
+            PY
+            chown \(User.bob.name): \(churn)
+            """)
+        Shell.user(.bob, "(flock \(lock) sleep 600 > /dev/null 2>&1 &); (python3 \(churn) > /dev/null 2>&1 &)")
+        try #require(eventually(10) { Shell.root("flock -n \(lock) true").status != 0 }, "bob holds the lock")
+        let began = Date()
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
+        let took = Date().timeIntervalSince(began)
+        #expect(took < 30, "took \(took) s: \(restore)")
+        #expect(restore.status == 77, "\(restore)")
+        #expect(restore.message.contains("the restore waited 5 s for file locks held outside the job, the last a lock (FLOCK) on \"\(lock)\""), "\(restore)")
+        expectNoCapableProcess()
+    }
+
+    @Test("red team 9: another user's lease on a file the job had open: criu's open waits for the lease break (45 s a file); the restore ends within seconds, naming the file")
+    func leaseOnAFileTheJobOpened() throws {
+        let shared = "\(User.bob.home)/e2e-shared"
+        let bobHome = Shell.root("stat -c %a '\(User.bob.home)'").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { killAll(.alice); killAll(.bob); Shell.root("chmod \(bobHome) '\(User.bob.home)'; rm -f \(shared) \(shared).py") }
+        Shell.root("chmod o+x '\(User.bob.home)'")
+        Shell.user(.bob, "echo data > \(shared) && chmod 0644 \(shared)")
+        let (dir, out) = try #require(startCountingJob("lease", command: "sh -c 'exec 4<\(shared); exec \(E2E.bin)/ch-count'"))
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        try #require(eventually { Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty }, "the dumped job ended")
+        _ = out
+        Shell.root("""
+            cat > \(shared).py <<'PY'
+            import fcntl, signal, sys, time
+            signal.signal(signal.SIGIO, signal.SIG_IGN)
+            f = open(sys.argv[1], 'r+')
+            fcntl.fcntl(f, 1024, fcntl.F_WRLCK)   # F_SETLEASE
+            print('leased', flush=True)
+            time.sleep(600)
+            PY
+            chown \(User.bob.name): \(shared).py
+            """)
+        Shell.user(.bob, "(python3 \(shared).py \(shared) > \(shared).leased 2>&1 &)")
+        try #require(eventually(10) { lines("\(shared).leased").contains("leased") }, "bob holds a lease: \(lines("\(shared).leased"))")
+        let began = Date()
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
+        let took = Date().timeIntervalSince(began)
+        // Without the watch seeing the lease break, criu's open waits the
+        // kernel's 45 s lease-break-time, then the restore succeeds.
+        #expect(took < 30, "took \(took) s: \(restore)")
+        #expect(restore.status == 77, "\(restore)")
+        #expect(restore.message.contains("the last a lease on \"\(shared)\", which process "), "\(restore)")
+        #expect(restore.message.hasSuffix("; everything restored was killed"), "\(restore)")
+        expectNoCapableProcess()
     }
 }
 

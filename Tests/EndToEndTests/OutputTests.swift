@@ -57,10 +57,11 @@ struct OutputTests {
         Probe.setMode("fail")
         let failed = Shell.user(.alice, "\(E2E.probeHelper) restore --images-dir \(dir)")
         #expect(failed.status != 0, "\(failed)")
-        #expect(failed.stderr.contains("were cut from 2 files"), "the output was cut first: \(failed)")
+        #expect(failed.stderr.split(separator: "\n").count == 1, "one line, the failure's (what was lost is said once restored): \(failed)")
         #expect((try? Data(contentsOf: URL(fileURLWithPath: out))) == before, "stdout is as it was")
         #expect((try? Data(contentsOf: URL(fileURLWithPath: file))) == beforeFile, "the job's own file is as it was")
         let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("were cut from 2 files"), "the output was cut first: \(log)")
         #expect(log.contains("put back what was cut from 2 of 2 files"), "\(log)")
         // The real restore then cuts again and resumes: still one count.
         Probe.setMode("ok")
@@ -70,6 +71,34 @@ struct OutputTests {
         #expect(eventually { counter(out) > resumed + 10 })
         Shell.root("pkill -9 -u \(User.alice.uid) -x sh")
         #expect(oneCount(out), "\(lines(out).suffix(40))")
+    }
+
+    @Test("red team 9: output in a directory another user owns is not cut on resume (they could have put another of the caller's files at its name), and the file found there is left whole")
+    func outputInAnotherUsersDirectory() throws {
+        let drop = "/tmp/e2e-drop-\(getpid())"
+        Shell.root("rm -rf \(drop) && mkdir \(drop) && chown \(User.bob.name): \(drop) && chmod 0777 \(drop)")
+        defer { Shell.root("pkill -9 -u \(User.alice.uid); rm -rf \(drop)") }
+        let (a, b) = ("\(drop)/a.log", "\(drop)/b.log")
+        Shell.user(.alice, "seq 1 500 > \(b)")
+        let command = "sh -c 'i=0; exec 3>>\(a); while :; do echo $i; echo $i >&3; i=$((i + 1)); sleep 0.05; done'"
+        let (dir, out) = try #require(startCountingJob("drop", command: command))
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir) --leave-running")
+        try #require(dump.status == 0, "\(dump)")
+        let at = counter(out)
+        #expect(eventually { counter(out) > at + 20 }, "it writes on after the checkpoint")
+        let job = try #require(recordedJob(dir))
+        Shell.root("kill -9 \(job.reaper)")
+        #expect(eventually { Shell.root("kill -0 \(job.root)").status != 0 })
+        // Bob, who owns the directory, puts alice's other file at the name.
+        let swap = Shell.user(.bob, "mv \(a) \(drop)/a.old && mv \(b) \(a)")
+        try #require(swap.status == 0, "\(swap)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: a))
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)")
+        #expect(restore.status == 0, "\(restore)")
+        let after = (try? Data(contentsOf: URL(fileURLWithPath: a))) ?? Data()
+        #expect(after.prefix(before.count) == before, "the file at the name was not cut: \(before.count) bytes before, \(after.count) after")
+        let log = (try? String(contentsOfFile: "\(dir)/criu-helper.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("left \(a) as it is: in '\(drop)', which belongs to uid \(User.bob.uid): another user could have put another file at its name"), "\(log)")
     }
 
     @Test("after a checkpoint that ended the job, what others wrote to its output since is kept")

@@ -59,7 +59,6 @@ extension Session {
         let output = ranAfter ? OutputFiles.bringBack(summary.writtenFiles, caller: caller, apply: !request.keepOutput)
                               : OutputFiles.Report()
         let lost = Self.whatWasLost(generation: generation, in: source, ranAfter: ranAfter, output: output)
-        Kernel.writeError("criu-helper: \(lost)\n")
         JobLog.append("restore generation=\(generation): \(lost)", in: dir.fd)
         for cut in output.cut {
             JobLog.append("restore generation=\(generation): cut \(cut.path) from \(cut.from) to \(cut.to) bytes", in: dir.fd)
@@ -115,7 +114,7 @@ extension Session {
             let now = Kernel.monotonicNanoseconds
             if let block = locks?.blocked(now: now) {
                 lockBlock = block
-                return "a file lock"
+                return "file locks"
             }
             return watch?.stalled(now: now)
         }
@@ -170,6 +169,9 @@ extension Session {
             throw .internalError("the job's reaper did not take the restored job over; everything restored was killed")
         }
         handedOver = true
+        // Said once the job is restored: a refused or failed restore prints
+        // its one line only (and has put back what was cut).
+        Kernel.writeError("criu-helper: \(lost)\n")
         do { try restored.resume(in: proc) } catch { throw .internalError("cannot resume the job: \(error)") }
         // From here the job writes after this checkpoint.
         dir.markRanAfter(generation)
@@ -218,15 +220,19 @@ extension Session {
         return found
     }
 
-    /// "the restore waited 5 s for a file lock (FLOCK) on '/home/u/data',
-    /// which process 4321 of uid 1002, outside the job, holds …"
+    /// "the restore waited 5 s for file locks held outside the job, the
+    /// last a lock (FLOCK) on '/home/u/data', which process 4321 of uid
+    /// 1002 holds …"
     static func lockWaitReason(_ block: LockBlock) -> String {
-        let file = block.path.map { PathPolicy.quoted($0) }
-            ?? "the file of device \(block.waiter.device >> 8 & 0xfff):\(block.waiter.device & 0xff) inode \(block.waiter.inode)"
+        let device = block.holder.device
+        let major = (device >> 8) & 0xfff | (device >> 32) & ~0xfff
+        let minor = device & 0xff | (device >> 12) & ~0xff
+        let file = block.path.map { PathPolicy.quoted($0) } ?? "the file of device \(major):\(minor) inode \(block.holder.inode)"
         let holder = block.holder.pid.map { pid in
-            "process \(pid)" + (block.holderUID.map { " of uid \($0)" } ?? "")
+            "process \(pid)" + (block.holderUID.map { " of uid \($0)" } ?? " (which has ended; a process it passed the file to holds the lock)")
         } ?? "an open file description (an OFD lock, which names no process)"
-        return "the restore waited \(Self.stallSeconds) s for a file lock (\(block.waiter.kind)) on \(file), which \(holder), outside the job, holds: the job held it at the checkpoint and criu takes it again; restore once it is let go (a lock on a file others may open can be taken by them between dump and restore)"
+        let what = block.holder.kind == "LEASE" ? "a lease" : "a lock (\(block.waiter.kind))"
+        return "the restore waited \(Self.stallSeconds) s for file locks held outside the job, the last \(what) on \(file), which \(holder) holds: the job held its locks at the checkpoint and criu takes them again (and an open waits for another process's lease); restore once they are let go (a file others may open can be locked by them between dump and restore)"
     }
 
     /// One line for the job's author: how old the checkpoint is, how long

@@ -9,6 +9,10 @@ import LinuxSystem
 /// - as the caller, with no capability effective (what the caller could do
 ///   with `truncate` themselves), never through a symbolic link;
 /// - only files the caller owns, only ever shorter, each one logged;
+/// - only files in directories that no one but root and the caller may
+///   change (ImagesDirectory.ancestorProblem, every directory from / down):
+///   elsewhere another user could have put another of the caller's files
+///   at the name (red team 9), and that is left as it is;
 /// - files the job had closed before the checkpoint are not in the images
 ///   and are left as they are (their later output stays);
 /// - `restore --keep-output` leaves every file as it is.
@@ -47,7 +51,11 @@ enum OutputFiles {
         var failed: [(path: String, why: String)] = []
         for cut in report.cut {
             do {
-                let fd = try FileDescriptor.open(cut.path, [.writeOnly, .append, .noFollow, .nonBlocking], resolve: [.noSymlinks, .noMagicLinks])
+                let fd: FileDescriptor
+                switch open(cut.path, [.writeOnly, .append, .noFollow, .nonBlocking], caller: caller) {
+                case .success(let opened): fd = opened
+                case .failure(let why): failed.append((cut.path, why.text)); continue
+                }
                 let st = try fd.status()
                 guard st.isRegularFile, st.owner == caller.uid, st.size == cut.to else {
                     failed.append((cut.path, "it changed since it was cut (now \(st.size) bytes)"))
@@ -65,11 +73,9 @@ enum OutputFiles {
         var report = Report()
         for file in files {
             let fd: FileDescriptor
-            do {
-                fd = try FileDescriptor.open(file.path, [.readWrite, .noFollow, .nonBlocking], resolve: [.noSymlinks, .noMagicLinks])
-            } catch {
-                report.kept.append((file.path, "\(error.errno)"))
-                continue
+            switch open(file.path, [.readWrite, .noFollow, .nonBlocking], caller: caller) {
+            case .success(let opened): fd = opened
+            case .failure(let why): report.kept.append((file.path, why.text)); continue
             }
             guard let st = try? fd.status(), st.isRegularFile else { report.kept.append((file.path, "not a regular file")); continue }
             guard st.owner == caller.uid else { report.kept.append((file.path, "belongs to uid \(st.owner), not to the caller")); continue }
@@ -94,6 +100,33 @@ enum OutputFiles {
             }
         }
         return report
+    }
+
+    struct Refusal: Error { var text: String }
+
+    /// Opens `path` walking from / one directory at a time, never through a
+    /// link, each directory one that only root or the caller may change;
+    /// the file itself is opened in the last of them. So the file opened is
+    /// the one at that name, and no one else can have put it there.
+    static func open(_ path: String, _ flags: FileDescriptor.OpenFlags, caller: Caller) -> Result<FileDescriptor, Refusal> {
+        guard path.hasPrefix("/") else { return .failure(Refusal(text: "not an absolute path")) }
+        var components = path.split(separator: "/").map(String.init)
+        guard let name = components.popLast() else { return .failure(Refusal(text: "not a file")) }
+        var directory: FileDescriptor
+        do { directory = try FileDescriptor.open("/", [.directory, .pathOnly]) } catch { return .failure(Refusal(text: "\(error.errno)")) }
+        var walked = "/"
+        for component in components + [""] {
+            guard let st = try? directory.status() else { return .failure(Refusal(text: "cannot read \(walked)")) }
+            if let why = ImagesDirectory.ancestorProblem(st, callerUID: caller.uid) {
+                return .failure(Refusal(text: "in \(RequestParser.shown(walked)), \(why): another user could have put another file at its name"))
+            }
+            if component.isEmpty { break }
+            do { directory = try directory.open(component, [.directory, .pathOnly, .noFollow], resolve: [.noSymlinks]) }
+            catch { return .failure(Refusal(text: "\(error.errno)")) }
+            walked += (walked == "/" ? "" : "/") + component
+        }
+        do { return .success(try directory.open(name, flags, resolve: [.noSymlinks, .beneath])) }
+        catch { return .failure(Refusal(text: "\(error.errno)")) }
     }
 
     /// "0.7 s" under ten seconds, whole seconds above.
