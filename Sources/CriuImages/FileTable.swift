@@ -1,3 +1,4 @@
+import LinuxSystem
 import Credentials
 
 /// files.img and fdinfo-*.img: the open files criu recreates. Only plain
@@ -6,10 +7,9 @@ public struct FileTable: Sendable {
     /// fd_types (images/fdinfo.proto) criu-helper restores.
     public enum Kind: UInt32, Sendable {
         case regular = 1, pipe = 2, fifo = 3, inetSocket = 4, unixSocket = 5, eventfd = 6, eventpoll = 7
-        case signalfd = 9, timerfd = 17, memfd = 18, pidfd = 20
+        case signalfd = 9, terminal = 11, timerfd = 17, memfd = 18, pidfd = 20
     }
     static let refusedKinds: [UInt32: String] = [
-        11: "a terminal (restoring one needs cap_sys_admin, which criu never gets)",
         8: "an inotify descriptor", 10: "a packet socket", 12: "a fanotify descriptor",
         13: "a netlink socket", 14: "a namespace file", 15: "a TUN device", 16: "an external file",
         19: "a BPF map",
@@ -20,6 +20,9 @@ public struct FileTable: Sendable {
     /// Regular files by id: the mode criu recorded (and compares the file
     /// it opens at restore with), where it recorded one.
     public private(set) var regularFileModes: [UInt32: UInt32] = [:]
+    /// Regular files opened O_PATH|O_NOFOLLOW: a symbolic link as the last
+    /// component is what the descriptor is, never followed.
+    public private(set) var linksThemselves: Set<UInt32> = []
 
     /// A regular file the tree held open for writing, and how long it was
     /// when the tree was frozen: criu's recorded size where it kept one, the
@@ -38,11 +41,46 @@ public struct FileTable: Sendable {
     /// whose process had ended.
     public private(set) var pidfdTargets: [UInt32: UInt32?] = [:]
 
+    /// A terminal descriptor (tty_file_entry): the tty-info.img entry it
+    /// belongs to and the path criu opens for it (its own reg_file_entry,
+    /// which is not one of `regularFiles`: the terminal rules of
+    /// TerminalTable decide it, not the rules for files).
+    public struct TerminalFile: Sendable, Equatable {
+        public var infoID: UInt32
+        public var path: String
+    }
+    public private(set) var terminalFiles: [UInt32: TerminalFile] = [:]
+
+    /// Files of the job's own processes in /proc (ProcessFilePath),
+    /// opened read-only: the validator checks that each names a task of
+    /// the tree (or a process that had ended, which criu makes again for
+    /// a moment). Not among `regularFiles`: nothing about them is looked up
+    /// on the live system, where the same numbers are other processes.
+    public struct ProcFile: Sendable, Equatable {
+        public var path: String
+        public var entry: ProcessFilePath
+    }
+    public private(set) var procFiles: [UInt32: ProcFile] = [:]
+
     /// `network`: the rule for inet sockets, nil to refuse them all.
     public init(filesImage: [UInt8]?, caller: CredentialRule, network: InetSocketPolicy? = nil,
                 rootNetNamespace: UInt32? = nil) throws(ImageError) {
         guard let bytes = filesImage else { return }
-        for entry in try ImageFile.entries(bytes, magic: ImageKind.files.magic!) {
+        let entries = try ImageFile.entries(bytes, magic: ImageKind.files.magic!)
+        // Terminals first: which file entries hold their paths.
+        var terminalOfPath: [UInt32: (id: UInt32, infoID: UInt32)] = [:]
+        for entry in entries {
+            guard try entry.uint32(1, "type") == Kind.terminal.rawValue else { continue }
+            let id = try entry.requiredUInt32(2, "id")
+            guard let tty = try entry.message(19, "tty") else { continue }   // checked below, with the others
+            // tty_file_entry (images/tty.proto): id 1, tty_info_id 2, flags 3, fown 4, regf_id 6.
+            try tty.requireOnly([1, 2, 3, 4, 6], in: "tty_file_entry")
+            let pathID = try tty.uint32(6, "regf_id") ?? id
+            guard terminalOfPath[pathID] == nil else { throw .forbidden(file: "", "terminal \(id) shares its path entry \(pathID)") }
+            terminalOfPath[pathID] = (id, try tty.requiredUInt32(2, "tty_info_id"))
+        }
+        var terminalPaths: [UInt32: String] = [:]
+        for entry in entries {
             let rawKind = try entry.requiredUInt32(1, "type")
             let id = try entry.requiredUInt32(2, "id")
             guard let kind = Kind(rawValue: rawKind) else {
@@ -51,12 +89,30 @@ public struct FileTable: Sendable {
             // Exactly one sub-entry, the one matching the kind (file_entry fields 3-22).
             let subFields = Set(entry.fields.map(\.number)).subtracting([1, 2])
             let expected: UInt32 = [.regular: 3, .pipe: 18, .fifo: 17, .inetSocket: 4, .unixSocket: 16, .eventfd: 8, .eventpoll: 9,
-                                    .signalfd: 10, .timerfd: 12, .memfd: 20, .pidfd: 22][kind]!
+                                    .signalfd: 10, .terminal: 19, .timerfd: 12, .memfd: 20, .pidfd: 22][kind]!
             guard subFields == [expected] else {
                 throw .forbidden(file: "", "file \(id) has \(subFields.sorted()) where only field \(expected) belongs")
             }
             let sub = try entry.requiredMessage(expected, "file \(id)")
             switch kind {
+            case .regular where terminalOfPath[id] != nil:
+                let name = try sub.string(6, "name") ?? ""
+                try PathPolicy.checkTerminal(name, what: "terminal file \(id)")
+                try Self.checkOwner(sub.message(5, "fown"), caller: caller, who: "file \(id)")
+                terminalPaths[id] = name
+            case .regular where (try sub.string(6, "name") ?? "").hasPrefix("/proc/"):
+                let name = try sub.string(6, "name") ?? ""
+                try PathPolicy.canonical(name, what: "file \(id)")
+                guard let proc = ProcessFilePath(name) else {
+                    throw .forbidden(file: "", "file \(id) path is in /proc, and not a file of a process a job may keep open: \(PathPolicy.quoted(name))")
+                }
+                // reg_file_entry flags 2: O_RDONLY, nothing that creates or truncates.
+                let flags = try sub.requiredUInt32(2, "flags")
+                guard flags & 0o3 == 0, flags & (0o100 | 0o1000 | 0o2000) == 0 else {
+                    throw .forbidden(file: "", "file \(id) in /proc is opened for writing (flags \(String(flags, radix: 8))): \(PathPolicy.quoted(name))")
+                }
+                try Self.checkOwner(sub.message(5, "fown"), caller: caller, who: "file \(id)")
+                procFiles[id] = ProcFile(path: name, entry: proc)
             case .regular:
                 let name = try sub.string(6, "name") ?? ""
                 try PathPolicy.check(name, what: "file \(id)")
@@ -65,6 +121,7 @@ public struct FileTable: Sendable {
                 if let mode = try sub.uint32(10, "mode") { regularFileModes[id] = mode }
                 // reg_file_entry: flags 2, pos 3, size 8 (images/regfile.proto).
                 let flags = try sub.requiredUInt32(2, "flags")
+                if flags & (0o10000000 | 0o400000) == 0o10000000 | 0o400000 { linksThemselves.insert(id) }
                 if flags & 0o3 == 0o1 || flags & 0o3 == 0o2 {
                     var end = try sub.requiredUInt64(3, "pos")
                     if let recorded = try sub.uint64(8, "size") { end = recorded }
@@ -87,6 +144,8 @@ public struct FileTable: Sendable {
                 try Self.checkOwner(sub.message(fownField, "fown"), caller: caller, who: "file \(id)")
             case .fifo:
                 break
+            case .terminal:
+                try Self.checkOwner(sub.message(4, "fown"), caller: caller, who: "terminal \(id)")
             case .pidfd:
                 // pidfd_entry (images/pidfd.proto): nspid -1 for an ended process.
                 try sub.requireOnly([1, 2, 3, 4, 5], in: "pidfd_entry")
@@ -101,7 +160,18 @@ public struct FileTable: Sendable {
                 pidfdTargets[id] = nspid == -1 ? UInt32?.none : UInt32(nspid)
             }
         }
+        for (pathID, terminal) in terminalOfPath {
+            guard let path = terminalPaths[pathID] else {
+                throw .forbidden(file: "", "terminal \(terminal.id) has no path entry of its own (\(pathID))")
+            }
+            terminalFiles[terminal.id] = TerminalFile(infoID: terminal.infoID, path: path)
+        }
+        terminalPathIDs = Set(terminalOfPath.keys)
     }
+
+    /// The file entries that hold a terminal's path: no descriptor may open
+    /// one as a plain file.
+    private var terminalPathIDs: Set<UInt32> = []
 
     /// fdinfo-PID.img: which descriptor numbers refer to which files.
     public func checkDescriptors(_ bytes: [UInt8]) throws(ImageError) {
@@ -110,6 +180,10 @@ public struct FileTable: Sendable {
             let kind = try entry.requiredUInt32(3, "type")
             guard Kind(rawValue: kind) != nil else {
                 throw .forbidden(file: "", "descriptor is \(Self.refusedKinds[kind] ?? "of kind \(kind)")")
+            }
+            let id = try entry.requiredUInt32(1, "id")
+            if kind == Kind.regular.rawValue && terminalPathIDs.contains(id) {
+                throw .forbidden(file: "", "a descriptor opens terminal path \(id) as a plain file")
             }
         }
     }

@@ -21,6 +21,8 @@ public struct ImageValidator: Sendable {
     /// the memory of a thread that has dropped criu's capability and run
     /// code in a sibling that still holds it.
     public var allowsMultiThreadedTasks = false
+    /// The group the system gives terminals (the owner group of /dev/ptmx).
+    public var terminalGroup: UInt32? = nil
 
     /// The refusal of a multi-threaded task, the same at dump and restore.
     public static func multiThreadedRefusal(pid: Int64, threads: Int) -> String {
@@ -45,6 +47,9 @@ public struct ImageValidator: Sendable {
         public var writtenFiles: [FileTable.WrittenFile] = []
         /// Every regular file criu opens by path for the tree.
         public var openedFiles: [String] = []
+        /// Processes that had ended and that criu makes again for a moment,
+        /// to open their /proc directories (their PIDs must be free).
+        public var endedProcesses: [UInt32] = []
         public var root: ProcessEntry { processes[0] }
     }
 
@@ -126,8 +131,24 @@ public struct ImageValidator: Sendable {
         let files = try within("files.img") { () throws(ImageError) in
             try FileTable(filesImage: try load("files.img"), caller: caller, network: network, rootNetNamespace: rootIDs.values[6])
         }
+        _ = try within("tty-info.img") { () throws(ImageError) in
+            try TerminalTable(info: try load("tty-info.img"), data: try load("tty-data.img"), files: files, processes: processes,
+                              caller: caller, terminalGroup: terminalGroup)
+        }
         if let inspector {
+            try within("files.img") { () throws(ImageError) in try TerminalTable.checkLive(files, inspector: inspector) }
             for (id, path) in files.regularFiles.sorted(by: { $0.key < $1.key }) {
+                // A descriptor of a symbolic link itself (O_PATH|O_NOFOLLOW):
+                // criu opens the link, not what it points to; the directory
+                // it is in is what must not go through one.
+                if files.linksThemselves.contains(id), case .throughSymbolicLink = inspector(path),
+                   let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
+                    let directory = slash == path.utf8.startIndex ? "/" : String(path[..<slash])
+                    try within("files.img") { () throws(ImageError) in
+                        try PathPolicy.checkLive(directory, what: "file \(id) directory", use: .directory, inspector: inspector)
+                    }
+                    continue
+                }
                 try within("files.img") { () throws(ImageError) in
                     try PathPolicy.checkLive(path, what: "file \(id)", use: .opened, inspector: inspector)
                 }
@@ -155,6 +176,11 @@ public struct ImageValidator: Sendable {
             }
             try within(name) { () throws(ImageError) in try checkOther(kind, load(name)) }
         }
+
+        // Files of processes in /proc: each names a task of the tree, or a
+        // process that had ended and that criu makes again for a moment, in
+        // the job's PID namespace (remap-fpath.img, remap_type PROCFS).
+        let endedProcesses = try Self.checkProcFiles(files, remaps: try load("remap-fpath.img"), processes: processes, pidMax: pidMax)
 
         // filelocks.img: each lock criu takes again belongs to a task of the tree.
         if let bytes = try load("filelocks.img") {
@@ -210,7 +236,41 @@ public struct ImageValidator: Sendable {
         let root = processes[0]
         let shell = !pids.contains(root.session) || !pids.contains(root.processGroup)
         return Summary(processes: processes, threadCount: threadCount, needsShellJob: shell, writtenFiles: files.writtenFiles,
-                       openedFiles: Array(Set(files.regularFiles.values)).sorted())
+                       openedFiles: Array(Set(files.regularFiles.values)).sorted(), endedProcesses: endedProcesses.sorted())
+    }
+
+    /// Files of processes in /proc (FileTable.procFiles): each names a task
+    /// of the tree (a thread of it), or a process that had ended and that
+    /// criu makes again for a moment in the job's PID namespace
+    /// (remap-fpath.img, remap_type PROCFS), which is returned.
+    static func checkProcFiles(_ files: FileTable, remaps: [UInt8]?, processes: [ProcessEntry], pidMax: UInt32) throws(ImageError) -> Set<UInt32> {
+        var endedProcesses: Set<UInt32> = []
+        if let bytes = remaps {
+            do throws(ImageError) {
+                for remap in try ImageFile.entries(bytes, magic: ImageKind.remapPaths.magic!) {
+                    guard try remap.uint32(3, "remap_type") == 2 else { continue }
+                    let original = try remap.requiredUInt32(1, "orig_id")
+                    let pid = try remap.requiredUInt32(2, "remap_id")
+                    guard let file = files.procFiles[original], file.entry.pid == pid else {
+                        throw .forbidden(file: "", "a /proc remap of file \(original) to process \(pid), which is not that file's process")
+                    }
+                    guard pid > 1, pid <= pidMax else { throw .forbidden(file: "", "a /proc remap to process \(pid)") }
+                    endedProcesses.insert(pid)
+                }
+            } catch { throw error.renamed("remap-fpath.img") }
+        }
+        for (id, file) in files.procFiles.sorted(by: { $0.key < $1.key }) {
+            let known: Bool
+            if let process = processes.first(where: { $0.pid == file.entry.pid && !$0.isZombie }) {
+                known = file.entry.tid.map { process.threads.contains($0) } ?? true
+            } else {
+                known = endedProcesses.contains(file.entry.pid) && (file.entry.tid == nil || file.entry.tid == file.entry.pid)
+            }
+            guard known else {
+                throw .forbidden(file: "files.img", "file \(id) is \(PathPolicy.quoted(file.path)), in /proc of a process that is not the job's")
+            }
+        }
+        return endedProcesses
     }
 
     /// The number of processes in a pstree.img (for `list`).
@@ -242,6 +302,11 @@ public struct ImageValidator: Sendable {
         let root = try fs.requiredUInt32(2, "root_id")
         let cwd = try fs.requiredUInt32(1, "cwd_id")
         guard files.regularFiles[root] == "/" else { throw .forbidden(file: "", "root directory is not /") }
+        // A working directory in /proc (a process's directory there) was checked with the job's /proc files.
+        if let proc = files.procFiles[cwd] {
+            guard proc.entry.leaf == nil else { throw .forbidden(file: "", "working directory \(PathPolicy.quoted(proc.path)) is not a directory") }
+            return
+        }
         guard let cwdPath = files.regularFiles[cwd] else { throw .forbidden(file: "", "working directory \(cwd) is not a listed file") }
         if let inspector { try PathPolicy.checkLive(cwdPath, what: "working directory", use: .directory, inspector: inspector) }
     }
@@ -309,10 +374,7 @@ public struct ImageValidator: Sendable {
         case .socketQueues:
             _ = try ImageFile.entries(bytes, magic: magic, payload: .sizeInField(2))
         case .ttyInfo, .ttyData:
-            // Terminals are not restored: criu would need cap_sys_admin.
-            guard try ImageFile.entries(bytes, magic: magic).isEmpty else {
-                throw .forbidden(file: "", "terminal state, which criu-helper does not restore (it would need cap_sys_admin)")
-            }
+            return   // TerminalTable
         case .memfd:
             for inode in try ImageFile.entries(bytes, magic: magic) {
                 let uid = try inode.requiredUInt32(2, "uid")
@@ -325,9 +387,7 @@ public struct ImageValidator: Sendable {
                 }
             }
         case .remapPaths:
-            for remap in try ImageFile.entries(bytes, magic: magic) {
-                if try remap.uint32(3, "remap_type") == 2 { throw .forbidden(file: "", "a /proc file remap") }
-            }
+            return   // with the files, in validate
         case .ghostFile:
             try checkGhost(bytes, magic: magic)
         case .seccomp:

@@ -51,6 +51,26 @@ public enum PathPolicy {
         }
     }
 
+    /// The path of a terminal criu opens: a pseudo-terminal master
+    /// (/dev/ptmx, /dev/pts/ptmx: a new terminal each time), a slave
+    /// (/dev/pts/N, N as the kernel writes it) or the task's controlling
+    /// terminal (/dev/tty). TerminalTable ties each to what tty-info.img says.
+    public static func checkTerminal(_ path: String, what: String) throws(ImageError) {
+        try canonical(path, what: what)
+        if ["/dev/ptmx", "/dev/pts/ptmx", "/dev/tty"].contains(path) { return }
+        if terminalIndex(path) != nil { return }
+        throw .forbidden(file: "", "\(what) path is not a pseudo-terminal (/dev/ptmx, /dev/pts/N) or /dev/tty: \(quoted(path))")
+    }
+
+    /// N of /dev/pts/N, written as the kernel writes it (no sign, no leading zero).
+    public static func terminalIndex(_ path: String) -> Int? {
+        guard path.hasPrefix("/dev/pts/") else { return nil }
+        let digits = path.utf8.dropFirst(9)
+        guard !digits.isEmpty, digits.count <= 7, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              digits.count == 1 || digits.first != 0x30 else { return nil }
+        return Int(String(decoding: digits, as: UTF8.self))
+    }
+
     /// What a path is on the live system, as the caller reaches it.
     public enum LiveFile: Sendable, Equatable {
         /// Nothing there (criu will fail to open it, or recreates it).

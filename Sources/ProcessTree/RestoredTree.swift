@@ -51,6 +51,7 @@ public final class RestoredTree {
         var toResume: [Int32] = []
         var toStopAgain: [(pid: Int32, signal: Int32)] = []
         let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.pid, $0) })
+        var procFiles: [(holder: Int32, file: ProcessFilePath)] = []
         var queue: [Int32]
         do { queue = try proc.children(of: reaper) } catch {
             return .failed(RestoreCheckFailure(pins: [:], reason: "cannot list the restored tasks: \(error)"))
@@ -91,7 +92,7 @@ public final class RestoredTree {
                 guard present == Set(want.threads) else {
                     return fail("restored task \(inner) has threads \(present.sorted()), the images \(want.threads.sorted())")
                 }
-                if let problem = descriptorProblem(pid: pid, inner: inner, in: proc, uid: rule.uid) { return fail(problem) }
+                if let problem = descriptorProblem(pid: pid, inner: inner, in: proc, uid: rule.uid, procFiles: &procFiles) { return fail(problem) }
                 if let problem = executableProblem(pid: pid, inner: inner, in: proc) { return fail(problem) }
                 if !want.wasStopped { toResume.append(pid) } else if let signal = want.stopSignal { toStopAgain.append((pid, signal)) }
                 queue += try proc.children(of: pid)
@@ -101,6 +102,8 @@ public final class RestoredTree {
         }
         let missing = Set(wanted.keys).subtracting(outer.keys)
         guard missing.isEmpty else { return fail("tasks \(missing.sorted()) of the images were not restored") }
+        let threads = Set(expected.flatMap(\.threads))
+        if let problem = procFileProblem(procFiles, processes: Set(wanted.keys), threads: threads) { return fail(problem) }
         return .passed(RestoredTree(pins: pins, outerPIDs: outer, toResume: toResume, toStopAgain: toStopAgain))
     }
 
@@ -117,6 +120,9 @@ public final class RestoredTree {
     public static func checkHeld(root: Int32, in proc: ProcFilesystem, uid: UInt32,
                                  credentials rule: CredentialRule?) -> (problem: String?, pins: [any ProcessPin]) {
         var pins: [any ProcessPin] = []
+        var procFiles: [(holder: Int32, file: ProcessFilePath)] = []
+        var processes: Set<Int32> = []
+        var allThreads: Set<Int32> = []
         var queue = [root]
         var next = 0
         while next < queue.count {
@@ -129,9 +135,13 @@ public final class RestoredTree {
                 let status = try proc.status("\(pid)")
                 guard pin.isAlive else { continue }
                 if status.isZombie { continue }
-                if let problem = descriptorProblem(pid: pid, inner: pid, in: proc, uid: uid, allowProcRoot: true) { return (problem, pins) }
+                if let problem = descriptorProblem(pid: pid, inner: pid, in: proc, uid: uid, allowProcRoot: true, procFiles: &procFiles) {
+                    return (problem, pins)
+                }
                 if let problem = executableProblem(pid: pid, inner: pid, in: proc) { return (problem, pins) }
                 let threads = try proc.threads(of: pid)
+                processes.insert(pid)
+                allThreads.formUnion(threads)
                 if let rule {
                     for tid in threads {
                         let path = tid == pid ? "\(pid)" : "\(pid)/task/\(tid)"
@@ -146,19 +156,61 @@ public final class RestoredTree {
                 return ("cannot read restored task \(pid): \(error)", pins)
             }
         }
-        return (nil, pins)
+        return (procFileProblem(procFiles, processes: processes, threads: allThreads), pins)
+    }
+
+    /// A descriptor on the job's own /proc names a restored task (or one
+    /// of its threads); any other process there is refused.
+    static func procFileProblem(_ files: [(holder: Int32, file: ProcessFilePath)], processes: Set<Int32>, threads: Set<Int32>) -> String? {
+        for (holder, file) in files {
+            let known = processes.contains(Int32(bitPattern: file.pid)) && file.tid.map { threads.contains(Int32(bitPattern: $0)) } ?? true
+            if !known {
+                return "restored task \(holder) holds /proc/\(file.pid)\(file.tid.map { "/task/\($0)" } ?? "")\(file.leaf.map { "/" + $0 } ?? ""), a file of a process that is not the job's"
+            }
+        }
+        return nil
+    }
+
+    /// A descriptor on procfs that is a file of a process (ProcessFilePath),
+    /// on the /proc that the task's own mount namespace has at /proc (the
+    /// job's, which the helper mounted) and open read-only; nil otherwise.
+    static func jobProcFile(pid: Int32, descriptor name: String, link: String?, in proc: ProcFilesystem) -> ProcessFilePath? {
+        guard let link, let file = ProcessFilePath(link),
+              let info = try? proc.read("\(pid)/fdinfo/\(name)"), let mounts = try? proc.read("\(pid)/mountinfo", limit: 16 << 20) else { return nil }
+        var flags: UInt32?
+        var mount: String?
+        for line in info.split(separator: "\n") {
+            let parts = line.split(separator: "\t", omittingEmptySubsequences: true)
+            guard parts.count == 2 else { continue }
+            if parts[0] == "flags:" { flags = UInt32(parts[1], radix: 8) }
+            if parts[0] == "mnt_id:" { mount = String(parts[1]) }
+        }
+        guard let flags, flags & 0o3 == 0, let mount else { return nil }
+        // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT ... - TYPE SOURCE ...; the last mount at /proc is the one seen.
+        var procMount: String?
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 6, fields[4] == "/proc", fields[3] == "/",
+                  let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, fields[dash + 1] == "proc" else { continue }
+            procMount = String(fields[0])
+        }
+        return procMount == mount ? file : nil
     }
 
     /// Every descriptor criu gave a restored task is something the caller
     /// could open with their own credentials: not on a kernel interface
     /// (procfs, sysfs, devpts and the like: there what a descriptor may do
     /// can depend on who opened it), no device but /dev/null and its kin.
-    /// Decided by what each descriptor really is, not by its path.
+    /// Decided by what each descriptor really is, not by its path. Three
+    /// exceptions, each checked for what it is: a pidfd; a terminal of the
+    /// caller's (`isCallersTerminal`); a file of a process on the job's own
+    /// /proc, read-only (`jobProcFile`), collected in `procFiles` for the
+    /// caller to match against the restored tasks.
     /// `allowProcRoot`: while criu's restorer runs, each task still holds
     /// criu's descriptor of the /proc directory itself (a directory anyone
     /// may open); it is closed before the task runs.
     static func descriptorProblem(pid: Int32, inner: Int32, in proc: ProcFilesystem, uid: UInt32,
-                                  allowProcRoot: Bool = false) -> String? {
+                                  allowProcRoot: Bool = false, procFiles: inout [(holder: Int32, file: ProcessFilePath)]) -> String? {
         guard let dir = try? proc.openDirectory("\(pid)/fd") else { return "cannot read the descriptors of restored task \(inner)" }
         guard (try? dir.status().owner) == uid, let names = try? dir.entries() else {
             return "restored task \(inner) is not dumpable (its descriptors cannot be checked)"
@@ -176,6 +228,11 @@ public final class RestoredTree {
             // (signal it, pidfd_getfd with ptrace rights), whoever opened it.
             if type == .pidfs { continue }
             if allowProcRoot && type == .proc && st.isDirectory && st.inode == 1 { continue }
+            if isCallersTerminal(st, on: type, uid: uid) { continue }
+            if type == .proc, let file = jobProcFile(pid: pid, descriptor: name, link: dir.readLink(name), in: proc) {
+                procFiles.append((inner, file))
+                continue
+            }
             if FileSystemType.kernelInterfaces.contains(type) {
                 return "restored task \(inner) holds descriptor \(name) on \(type) (\(dir.readLink(name) ?? "?")), which criu-helper does not restore"
             }
@@ -184,6 +241,19 @@ public final class RestoredTree {
             }
         }
         return nil
+    }
+
+    /// A terminal the job may hold (TerminalTable): /dev/tty (the task's
+    /// own controlling terminal), /dev/ptmx (a master: each open of it makes
+    /// a new terminal) or a pseudo-terminal slave on devpts that the caller
+    /// owns (criu made it as the caller). Another user's terminal, a
+    /// console, a virtual console or a serial line is not.
+    static func isCallersTerminal(_ st: FileStatus, on type: FileSystemType, uid: UInt32) -> Bool {
+        guard st.isCharacterDevice else { return false }
+        let major = (st.rawDevice >> 8) & 0xfff | (st.rawDevice >> 32) & ~0xfff
+        let minor = st.rawDevice & 0xff | (st.rawDevice >> 12) & ~0xff
+        if major == 5 && (minor == 0 || minor == 2) { return true }
+        return type == .devpts && major == 136 && st.owner == uid
     }
 
     /// The executable the kernel shows for a restored task (/proc/PID/exe,

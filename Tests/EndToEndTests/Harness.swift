@@ -21,7 +21,13 @@ enum E2E {
     static let probeHelper = "/opt/criu-helper-probe/bin/criu-helper"
     /// Real criu, at a site that sets `multi-threaded = allow`.
     static let threadsHelper = "/opt/criu-helper-threads/bin/criu-helper"
-    static let bin = "/opt/criu-helper-tests/bin"
+    static let bin = ProcessInfo.processInfo.environment["CRIU_HELPER_E2E_BIN"] ?? "/opt/criu-helper-tests/bin"
+    /// The two test users: CRIU_HELPER_E2E_USERS="NAME1,NAME2" picks others
+    /// (a second suite beside the first, against another installation).
+    static let users: [String] = {
+        let names = (ProcessInfo.processInfo.environment["CRIU_HELPER_E2E_USERS"] ?? "").split(separator: ",").map(String.init)
+        return names.count == 2 ? names : ["chuser1", "chuser2"]
+    }()
 }
 
 struct User {
@@ -29,8 +35,8 @@ struct User {
     let uid: UInt32
     let home: String
 
-    static let alice = User("chuser1")
-    static let bob = User("chuser2")
+    static let alice = User(E2E.users[0])
+    static let bob = User(E2E.users[1])
 
     init(_ name: String) {
         self.name = name

@@ -222,8 +222,10 @@ class Test:
         # zdtm's "excl" tests (file locks), and the network tests: several
         # bind one fixed port (socket_listen, socket_listen6 and
         # socket_listen4v6 share 8880), and two at once make one restore
-        # fail with "Address already in use".
-        self.excl = "excl" in fl or bool(re.match(r"(socket|sock_|sk-|unbound_sock)", name))
+        # fail with "Address already in use". So do the terminal tests: a
+        # restore needs the terminal's number back ("Unable to open
+        # dev/ptmx with specified index 0" when another test holds it).
+        self.excl = "excl" in fl or bool(re.match(r"(socket|sock_|sk-|unbound_sock|pty|tty)", name))
         self.start_timeout = max(START_TIMEOUT, int(desc.get("timeout") or 0) * 2)
 
     def path(self, *p):

@@ -85,7 +85,7 @@ extension Session {
         //    anything, and if anything below fails, killing the reaper ends
         //    every restored task with it.
         let invocation = CriuInvocation.restore(shellJob: summary.needsShellJob, restoreCheck: restoreCheck)
-        let highest = (summary.processes.map(\.pid) + summary.processes.flatMap(\.threads)).max() ?? 300
+        let highest = (summary.processes.map(\.pid) + summary.processes.flatMap(\.threads) + summary.endedProcesses).max() ?? 300
         let lastPID = Int32(min(highest, UInt32(pidMax - 2)))
         let reaper = try withPrivileges { (privileges) throws(HelperFailure) -> JobReaper in
             do {

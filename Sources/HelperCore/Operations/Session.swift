@@ -114,6 +114,8 @@ public final class Session {
                                        pidMax: UInt32(pidMax))
         validator.network = NetworkRule.policy()
         validator.allowsMultiThreadedTasks = config.multiThreaded == .allow
+        // The group new terminals get here: /dev/ptmx's (`tty` on Debian).
+        validator.terminalGroup = (try? FileDescriptor.open("/dev/ptmx", [.pathOnly], resolve: [.noSymlinks]).status().group)
         return validator
     }
 
