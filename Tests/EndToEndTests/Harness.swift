@@ -206,12 +206,12 @@ enum Probe {
 }
 
 /// Shell functions for commands that must wait inside one shell (for `$!`):
-/// `wait_until 'CONDITION'` polls for up to 30 s; `children PID` and
+/// `wait_until 'CONDITION'` polls for up to 60 s (by the clock, not a count: a loaded machine runs fewer polls); `children PID` and
 /// `grandchildren PID` list processes by parent (comma-separated);
 /// `blocks_term PID` holds once PID blocks SIGTERM, as the helper does while
 /// it waits for a job and forwards signals to it.
 let shellWaits = """
-    wait_until() { i=0; until eval "$1"; do i=$((i+1)); [ $i -lt 600 ] || return 1; sleep 0.05; done; }; \
+    wait_until() { end=$(($(date +%s) + 60)); until eval "$1"; do [ "$(date +%s)" -lt $end ] || return 1; sleep 0.05; done; }; \
     children() { pgrep -d, -P "$1"; }; \
     grandchildren() { pgrep -d, -P "$(pgrep -d, -P "$1")"; }; \
     blocks_term() { b=$(awk '/^SigBlk/ {print $2}' /proc/$1/status 2>/dev/null); [ -n "$b" ] && [ $((0x$b & 0x4000)) -ne 0 ]; };
