@@ -16,6 +16,7 @@
 //                namespace, which gives it 127.0.0.1 and ::1 (CAP_NET_ADMIN;
 //                the namespace is owned by the initial user namespace, so
 //                neither the caller nor criu can change it afterwards)
+//   SESSION      restore only: a session of its own, without a terminal
 //   FORK         the child: the job (run) or criu (restore), set up by
 //                spawn.c's chs_child_exec
 //   DROP_CAPABILITIES   the reaper itself: nothing from here on
@@ -182,6 +183,18 @@ static void reaper_main(const struct chs_reaper_start *s)
     // LOOPBACK_UP
     if (s->private_network && loopback_up() != 0) {
         report_started(s->report_fd, CHS_STEP_LOOPBACK_UP, errno, 0);
+        _exit(1);
+    }
+
+    // SESSION (restore): the reaper, criu and what criu restores in a session
+    // of their own, without a controlling terminal. A --shell-job root joins
+    // criu's session and process group: in the caller's it would have the
+    // terminal the restore was run from, and could type into the shell of
+    // whoever ran it (TIOCSTI; red team 10). The reaper's own session and
+    // group keep that group from being orphaned (and its stopped tasks from
+    // being sent SIGHUP) when criu exits.
+    if (s->role == CHS_REAPER_RUNS_CRIU && setsid() < 0) {
+        report_started(s->report_fd, CHS_STEP_SESSION, errno, 0);
         _exit(1);
     }
 

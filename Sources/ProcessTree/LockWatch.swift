@@ -61,6 +61,9 @@ public struct LockBlock: Equatable, Sendable {
     public var holderUID: UInt32?
     /// The locked file's path among the restore's files, when it is one.
     public var path: String?
+    /// /proc lists the holder under a PID that is now a process of the
+    /// restore: the process that took the lock has ended.
+    public var holderNumberIsTheRestores = false
 }
 
 /// Tells a restore that waits for file locks held outside it.
@@ -73,7 +76,9 @@ public struct LockBlock: Equatable, Sendable {
 /// waits, holding its capability, and the stall watch sees nothing stopped.
 /// The lock watch reads /proc/locks (world-readable; PIDs as the helper's
 /// /proc numbers them) for a waiting lock of a process below the restore's
-/// reaper whose blocking lock is not held by a process below it. The time
+/// reaper, whoever /proc says holds the blocking lock (it lists the PID
+/// that took a lock, also once that process has ended and its number has
+/// gone to a process of the restore). The time
 /// the restore spends so blocked is added up over the whole restore —
 /// whichever lock, file or line of /proc/locks it is — and once it reaches
 /// `window` that is a block: a restore never waits for a lock legitimately
@@ -122,7 +127,9 @@ public struct LockWatch {
         blockedAt = now
         guard blockedTotal >= window else { return nil }
         var found = block
-        if let pid = block.holder.pid, let status = try? proc.status(String(pid)) { found.holderUID = status.uids.first }
+        if let pid = block.holder.pid, !block.holderNumberIsTheRestores, let status = try? proc.status(String(pid)) {
+            found.holderUID = status.uids.first
+        }
         found.path = files()[FileIdentity(device: block.holder.device, inode: block.holder.inode)]
         return found
     }
@@ -154,8 +161,15 @@ public struct LockWatch {
             // OFD locks without waiting), and never counted as one.
             guard let pid = entry.pid, restore.contains(pid) else { continue }
             guard let holder, holder.ordinal == entry.ordinal else { continue }
-            if let owner = holder.pid, restore.contains(owner) { continue }
-            return LockBlock(waiter: entry, holder: holder)
+            // A holder that /proc lists under a PID of the restore counts
+            // too: the PID is the one that took the lock, kept after that
+            // process ended and passed the descriptor on, and another user
+            // can make the restore's processes get such numbers (red team
+            // 10). The restore's own locks never block each other (they
+            // were held together at the dump).
+            var block = LockBlock(waiter: entry, holder: holder)
+            block.holderNumberIsTheRestores = holder.pid.map { restore.contains($0) } ?? false
+            return block
         }
         return nil
     }

@@ -93,6 +93,7 @@ public final class RestoredTree {
                     return fail("restored task \(inner) has threads \(present.sorted()), the images \(want.threads.sorted())")
                 }
                 if let problem = descriptorProblem(pid: pid, inner: inner, in: proc, uid: rule.uid, procFiles: &procFiles) { return fail(problem) }
+                if let problem = controllingTerminalProblem(pid: pid, inner: inner, in: proc, uid: rule.uid) { return fail(problem) }
                 if let problem = executableProblem(pid: pid, inner: inner, in: proc) { return fail(problem) }
                 if !want.wasStopped { toResume.append(pid) } else if let signal = want.stopSignal { toStopAgain.append((pid, signal)) }
                 queue += try proc.children(of: pid)
@@ -138,6 +139,7 @@ public final class RestoredTree {
                 if let problem = descriptorProblem(pid: pid, inner: pid, in: proc, uid: uid, allowProcRoot: true, procFiles: &procFiles) {
                     return (problem, pins)
                 }
+                if let problem = controllingTerminalProblem(pid: pid, inner: pid, in: proc, uid: uid) { return (problem, pins) }
                 if let problem = executableProblem(pid: pid, inner: pid, in: proc) { return (problem, pins) }
                 let threads = try proc.threads(of: pid)
                 processes.insert(pid)
@@ -241,6 +243,25 @@ public final class RestoredTree {
             }
         }
         return nil
+    }
+
+    /// A restored task's controlling terminal (what its /dev/tty opens) is
+    /// none, or a pseudo-terminal slave the caller owns: never the terminal
+    /// of whoever ran the restore, nor a console (red team 10: a restored
+    /// job typed, with TIOCSTI, into the shell that had run the restore).
+    static func controllingTerminalProblem(pid: Int32, inner: Int32, in proc: ProcFilesystem, uid: UInt32) -> String? {
+        guard let text = try? proc.read("\(pid)/stat"), let stat = try? TaskStat.parse(text) else {
+            return "cannot read the controlling terminal of restored task \(inner)"
+        }
+        let device = UInt64(UInt32(bitPattern: stat.terminal))
+        guard device != 0 else { return nil }
+        let major = (device >> 8) & 0xfff
+        let minor = (device & 0xff) | ((device >> 12) & 0xfff00)
+        if major == 136, let slave = try? FileDescriptor.open("/dev/pts/\(minor)", [.pathOnly], resolve: [.noSymlinks]),
+           let st = try? slave.status(), st.owner == uid, st.isCharacterDevice {
+            return nil
+        }
+        return "restored task \(inner) has a controlling terminal (device \(major):\(minor)) that is not a pseudo-terminal of the caller's"
     }
 
     /// A terminal the job may hold (TerminalTable): /dev/tty (the task's

@@ -914,6 +914,39 @@ extension AttackTests {
     }
 }
 
+extension AttackTests {
+    // MARK: Tenth red team: the restore's terminal
+
+    @Test("red team 10: a restore run from a terminal (a session outside the job's, so criu runs --shell-job) gives the restored job no controlling terminal: it cannot type into the shell that ran the restore")
+    func restoreFromATerminal() throws {
+        defer { killAll(.alice) }
+        let (dir, _) = try #require(startCountingJob("terminal"))
+        let dump = Shell.user(.alice, "\(E2E.helper) dump --images-dir \(dir)")
+        try #require(dump.status == 0, "\(dump)")
+        try #require(eventually { Shell.root("pgrep -u \(User.alice.uid) -x ch-count").stdout.isEmpty }, "the dumped job ended")
+        // The root's session outside the tree: criu restores it into its own (--shell-job).
+        let generation = Shell.root("ls -d \(dir)/g0* | tail -1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        ImageForge(directory: generation).rewrite("pstree.img") { $0.enumerated().map { $0.offset == 0 ? $0.element.setting(4, 999) : $0.element } }
+        Shell.root("chown -R \(User.alice.name): \(generation)")
+        // script(1) runs the restore on a terminal of its own, its controlling
+        // terminal, and, while that session still has it, reads the restored
+        // root's controlling terminal (tty_nr, the 7th field of its stat).
+        let probe = "\(User.alice.home)/e2e/terminal.sh"
+        let report = "\(User.alice.home)/e2e/terminal.tty"
+        Shell.root("""
+            cat > \(probe) <<'SH'
+            \(E2E.helper) restore --images-dir \(dir) > \(dir).pid || exit 1
+            sed 's/.*) //' /proc/$(cat \(dir).pid)/stat | cut -d' ' -f5 > \(report)
+            SH
+            chown \(User.alice.name): \(probe); rm -f \(report)
+            """)
+        let restore = Shell.user(.alice, "script -qec 'sh \(probe)' /dev/null")
+        #expect(restore.status == 0, "\(restore)")
+        #expect(recordedJob(dir) != nil, "the restored job is recorded")
+        #expect(lines(report) == ["0"], "the restored root has no controlling terminal (tty_nr): \(lines(report)), \(restore)")
+    }
+}
+
 /// Figures the attack loops measured, for the closing note (stderr of the test run).
 enum Kernel {
     static func record(_ line: String) { FileHandle.standardError.write(Data("figure: \(line)\n".utf8)) }

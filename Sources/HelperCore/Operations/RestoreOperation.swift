@@ -229,7 +229,9 @@ extension Session {
         let minor = device & 0xff | (device >> 12) & ~0xff
         let file = block.path.map { PathPolicy.quoted($0) } ?? "the file of device \(major):\(minor) inode \(block.holder.inode)"
         let holder = block.holder.pid.map { pid in
-            "process \(pid)" + (block.holderUID.map { " of uid \($0)" } ?? " (which has ended; a process it passed the file to holds the lock)")
+            block.holderNumberIsTheRestores
+                ? "a process that has ended (its number, \(pid), is now one of the restore's; a process it passed the file to)"
+                : "process \(pid)" + (block.holderUID.map { " of uid \($0)" } ?? " (which has ended; a process it passed the file to)")
         } ?? "an open file description (an OFD lock, which names no process)"
         let what = block.holder.kind == "LEASE" ? "a lease" : "a lock (\(block.waiter.kind))"
         return "the restore waited \(Self.stallSeconds) s for file locks held outside the job, the last \(what) on \(file), which \(holder) holds: the job held its locks at the checkpoint and criu takes them again (and an open waits for another process's lease); restore once they are let go (a file others may open can be locked by them between dump and restore)"
