@@ -80,7 +80,7 @@ struct InstallationTests {
 
     @Test("a configuration that is not root's makes the helper unavailable")
     func refusesForeignConfiguration() {
-        Shell.root("mkdir -p /opt/chbadconf/bin /opt/chbadconf/etc && cp -a \(E2E.helper) /opt/chbadconf/bin/ && cp \(E2E.configuration) /opt/chbadconf/etc/ && chown chuser1 /opt/chbadconf/etc/criu-helper.conf")
+        Shell.root("mkdir -p /opt/chbadconf/bin /opt/chbadconf/etc && cp -a \(E2E.helper) /opt/chbadconf/bin/ && cp \(E2E.configuration) /opt/chbadconf/etc/ && chown \(User.alice.name) /opt/chbadconf/etc/criu-helper.conf")
         let run = Shell.user(.alice, "/opt/chbadconf/bin/criu-helper list --images-dir /tmp")
         #expect(run.status == 69, "\(run)")
         #expect(run.message == "criu-helper: unavailable: configuration /opt/chbadconf/etc/criu-helper.conf: /opt/chbadconf/etc/criu-helper.conf is not owned by root (uid \(User.alice.uid))")
