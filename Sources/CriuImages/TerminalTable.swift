@@ -1,4 +1,5 @@
 import Credentials
+import LinuxSystem
 
 /// tty-info.img and tty-data.img: the pseudo-terminals the job opened
 /// itself, which criu makes again. criu runs with cap_checkpoint_restore
@@ -52,9 +53,7 @@ public struct TerminalTable: Sendable {
     static let masterDevice = (major: UInt64(5), minor: UInt64(2))
     static let slaveMajor: UInt64 = 136
 
-    static func split(_ rdev: UInt64) -> (major: UInt64, minor: UInt64) {
-        ((rdev >> 8) & 0xfff | (rdev >> 32) & ~0xfff, rdev & 0xff | (rdev >> 12) & ~0xff)
-    }
+    static func split(_ rdev: UInt64) -> (major: UInt64, minor: UInt64) { FileStatus.deviceNumbers(rdev) }
 
     /// `terminalGroup`: the group the system gives terminals (the owner
     /// group of /dev/ptmx, `tty` on Debian), which criu records for them.

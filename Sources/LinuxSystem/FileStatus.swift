@@ -54,9 +54,12 @@ public struct FileStatus: Equatable, Sendable {
     /// task may be given.
     public var isHarmlessDevice: Bool {
         guard isCharacterDevice else { return false }
-        let major = (rawDevice >> 8) & 0xfff | (rawDevice >> 32) & ~0xfff
-        let minor = rawDevice & 0xff | (rawDevice >> 12) & ~0xff
+        let (major, minor) = Self.deviceNumbers(rawDevice)
         return major == 1 && [3, 5, 7, 8, 9].contains(minor)
+    }
+    /// Major and minor of a dev_t as glibc encodes it (gnu_dev_major/minor).
+    public static func deviceNumbers(_ device: UInt64) -> (major: UInt64, minor: UInt64) {
+        ((device >> 8) & 0xfff | (device >> 32) & ~0xfff, device & 0xff | (device >> 12) & ~0xff)
     }
     /// Set-user-ID or set-group-ID.
     public var changesIdentity: Bool { mode & 0o6000 != 0 }

@@ -255,8 +255,7 @@ public final class RestoredTree {
         }
         let device = UInt64(UInt32(bitPattern: stat.terminal))
         guard device != 0 else { return nil }
-        let major = (device >> 8) & 0xfff
-        let minor = (device & 0xff) | ((device >> 12) & 0xfff00)
+        let (major, minor) = FileStatus.deviceNumbers(device)
         if major == 136, let slave = try? FileDescriptor.open("/dev/pts/\(minor)", [.pathOnly], resolve: [.noSymlinks]),
            let st = try? slave.status(), st.owner == uid, st.isCharacterDevice {
             return nil
@@ -271,8 +270,7 @@ public final class RestoredTree {
     /// console, a virtual console or a serial line is not.
     static func isCallersTerminal(_ st: FileStatus, on type: FileSystemType, uid: UInt32) -> Bool {
         guard st.isCharacterDevice else { return false }
-        let major = (st.rawDevice >> 8) & 0xfff | (st.rawDevice >> 32) & ~0xfff
-        let minor = st.rawDevice & 0xff | (st.rawDevice >> 12) & ~0xff
+        let (major, minor) = FileStatus.deviceNumbers(st.rawDevice)
         if major == 5 && (minor == 0 || minor == 2) { return true }
         return type == .devpts && major == 136 && st.owner == uid
     }

@@ -224,9 +224,7 @@ extension Session {
     /// last a lock (FLOCK) on '/home/u/data', which process 4321 of uid
     /// 1002 holds …"
     static func lockWaitReason(_ block: LockBlock) -> String {
-        let device = block.holder.device
-        let major = (device >> 8) & 0xfff | (device >> 32) & ~0xfff
-        let minor = device & 0xff | (device >> 12) & ~0xff
+        let (major, minor) = FileStatus.deviceNumbers(block.holder.device)
         let file = block.path.map { PathPolicy.quoted($0) } ?? "the file of device \(major):\(minor) inode \(block.holder.inode)"
         let holder = block.holder.pid.map { pid in
             block.holderNumberIsTheRestores
