@@ -1,3 +1,5 @@
+import LinuxSystem
+
 /// One line of /proc/locks: a lock held, or one a process waits for
 /// ("N: -> ..."), listed under the lock that blocks it with the same N.
 public struct FileLockEntry: Equatable, Sendable {
@@ -57,6 +59,10 @@ public struct LockBlock: Equatable, Sendable {
     public var waiter: FileLockEntry
     /// The blocking lock; its PID is nil for an OFD lock.
     public var holder: FileLockEntry
+    /// /proc/locks could not be read within `LockWatch.readBudget` (or
+    /// held more than `LockWatch.maximumTable`) while the restore slept:
+    /// waiter and holder are then unknown (their fields are zero).
+    public var tableUnreadable = false
     /// The holder's real uid, when /proc still shows it.
     public var holderUID: UInt32?
     /// The locked file's path among the restore's files, when it is one.
@@ -64,6 +70,13 @@ public struct LockBlock: Equatable, Sendable {
     /// /proc lists the holder under a PID that is now a process of the
     /// restore: the process that took the lock has ended.
     public var holderNumberIsTheRestores = false
+
+    static let unreadableTable: LockBlock = {
+        let none = FileLockEntry(ordinal: 0, waiting: false, kind: "", pid: nil, device: 0, inode: 0)
+        var block = LockBlock(waiter: none, holder: none)
+        block.tableUnreadable = true
+        return block
+    }()
 }
 
 /// Tells a restore that waits for file locks held outside it.
@@ -74,7 +87,10 @@ public struct LockBlock: Equatable, Sendable {
 /// process's lease on it is broken (up to lease-break-time, 45 s): when
 /// another process locked a file between the dump and the restore, criu
 /// waits, holding its capability, and the stall watch sees nothing stopped.
-/// The lock watch reads /proc/locks (world-readable; PIDs as the helper's
+/// While the restore runs (its threads below the reaper counted 5 % of the
+/// time since the previous sample or more, or one is runnable or in D), it
+/// is not blocked, and nothing more is read. While all of it sleeps, the
+/// lock watch reads /proc/locks (world-readable; PIDs as the helper's
 /// /proc numbers them) for a waiting lock of a process below the restore's
 /// reaper, whoever /proc says holds the blocking lock (it lists the PID
 /// that took a lock, also once that process has ended and its number has
@@ -82,7 +98,13 @@ public struct LockBlock: Equatable, Sendable {
 /// the restore spends so blocked is added up over the whole restore —
 /// whichever lock, file or line of /proc/locks it is — and once it reaches
 /// `window` that is a block: a restore never waits for a lock legitimately
-/// (the locks it takes again were held together at the dump).
+/// (the locks it takes again were held together at the dump). Any user can
+/// make /proc/locks slow to read (the kernel makes each line under a global
+/// lock; 100,000 POSIX locks of one process take seconds): a sample reads
+/// it for `readBudget` at most, and a sleeping restore whose table cannot
+/// be read in that time counts as blocked too (red team 11: a flood of
+/// locks had each sample take minutes, so that neither this watch nor
+/// criu-timeout ended a restore that waited for a lock).
 public struct LockWatch {
     let proc: ProcFilesystem
     let root: Int32
@@ -90,11 +112,17 @@ public struct LockWatch {
     let window: UInt64
     /// The previous sample, when it saw the restore blocked.
     var blockedAt: UInt64?
+    /// CPU time of the restore's threads at the previous sample, and when.
+    var treeRan: (time: UInt64, at: UInt64)?
     /// Time blocked so far, over the whole restore.
     var blockedTotal: UInt64 = 0
     /// /proc/locks is read as a stream, this much at most a sample (a
     /// larger one is unreadable; criu-timeout still bounds the restore).
     static let maximumTable = 256 << 20
+    /// How long one sample may read /proc/locks (red team 11, beside the
+    /// test suite: 100,000 locks, 7 MB, took 7.2 s in 4 KiB reads, 4.4 s
+    /// in 1 MiB reads; 200,000 took 33 s).
+    public var readBudget: UInt64 = 1_000_000_000
 
     public struct FileIdentity: Hashable, Sendable {
         public var device: UInt64
@@ -119,14 +147,22 @@ public struct LockWatch {
     /// restore has been blocked for the window in all, nil until then (or
     /// when nothing can be read: criu-timeout still bounds the restore).
     public mutating func blocked(now: UInt64) -> LockBlock? {
-        guard let waits = Self.waits(in: proc) else { return nil }
-        guard !waits.isEmpty else { blockedAt = nil; return nil }
-        guard let tree = restoreProcesses() else { return nil }
-        guard let block = Self.block(in: waits, restore: tree) else { blockedAt = nil; return nil }
+        guard asleep(now: now) else { blockedAt = nil; return nil }
+        let block: LockBlock
+        switch Self.waits(in: proc, until: Kernel.monotonicNanoseconds &+ readBudget) {
+        case .failure:
+            block = LockBlock.unreadableTable
+        case .success(let waits):
+            guard !waits.isEmpty else { blockedAt = nil; return nil }
+            guard let tree = restoreProcesses() else { return nil }
+            guard let found = Self.block(in: waits, restore: tree) else { blockedAt = nil; return nil }
+            block = found
+        }
         if let previous = blockedAt { blockedTotal &+= now &- previous }
         blockedAt = now
         guard blockedTotal >= window else { return nil }
         var found = block
+        guard !block.tableUnreadable else { return found }
         if let pid = block.holder.pid, !block.holderNumberIsTheRestores, let status = try? proc.status(String(pid)) {
             found.holderUID = status.uids.first
         }
@@ -134,22 +170,38 @@ public struct LockWatch {
         return found
     }
 
+    /// Whether nothing of the restore is runnable or in D, and all of it
+    /// ran for less than 5 % of the time since the previous sample (a task
+    /// waiting in open(2) for a lease to be broken wakes a hundred times a
+    /// second: 0.2 %; a restore that works runs most of the time); false
+    /// when it cannot be read. The first sample only starts the count: no
+    /// time is added up before a second one.
+    mutating func asleep(now: UInt64) -> Bool {
+        guard let tree = StallWatch.treeSample(proc, root, extra: []) else { treeRan = nil; return false }
+        defer { treeRan = (tree.ran, now) }
+        guard !tree.busy else { return false }
+        guard let (ran, at) = treeRan else { return true }
+        return tree.ran &- ran <= (now &- at) / 20
+    }
+
     /// The lines of /proc/locks that matter, in order: every wait of a
     /// process (an OFD wait names none) after the lock that blocks it (the
-    /// last held line before it, with the same number). Read as a stream:
-    /// a table of any size is read whole, up to `maximumTable`.
-    static func waits(in proc: ProcFilesystem) -> [FileLockEntry]? {
+    /// last held line before it, with the same number). Read as a stream,
+    /// up to `maximumTable` and until `deadline`; the failure says which.
+    static func waits(in proc: ProcFilesystem, until deadline: UInt64? = nil) -> Result<[FileLockEntry], SystemError> {
         var kept: [FileLockEntry] = []
         var holder: FileLockEntry?
         var holderKept = false
-        let read: ()? = try? proc.lines("locks", limit: maximumTable) { line in
-            guard let entry = FileLockEntry.parse(line) else { return }
-            guard entry.waiting else { holder = entry; holderKept = false; return }
-            guard entry.pid != nil, let holder, holder.ordinal == entry.ordinal, kept.count < 1 << 20 else { return }
-            if !holderKept { kept.append(holder); holderKept = true }
-            kept.append(entry)
-        }
-        return read == nil ? nil : kept
+        do {
+            try proc.lines("locks", limit: maximumTable, until: deadline) { line in
+                guard let entry = FileLockEntry.parse(line) else { return }
+                guard entry.waiting else { holder = entry; holderKept = false; return }
+                guard entry.pid != nil, let holder, holder.ordinal == entry.ordinal, kept.count < 1 << 20 else { return }
+                if !holderKept { kept.append(holder); holderKept = true }
+                kept.append(entry)
+            }
+        } catch { return .failure(error) }
+        return .success(kept)
     }
 
     /// The first waiting lock of the restore blocked by a lock from outside it.

@@ -792,19 +792,8 @@ struct AttackTests {
 
     @Test("red team 8: another user who locks the job's lock file (mode 0644) between dump and restore: the restore ends within seconds, naming the file and the holder, nothing restored runs, nothing keeps a capability, and it restores once the lock is let go")
     func lockTakenBetweenDumpAndRestore() throws {
-        let lock = "\(StateTests.base)/ch-state.lock"
-        let searchable = [User.alice.home, "\(User.alice.home)/e2e", StateTests.base]
-        let modes = searchable.map { Shell.root("stat -c %a '\($0)'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
-        defer {
-            killAll(.alice); killAll(.bob)
-            for (path, mode) in zip(searchable, modes) where !mode.isEmpty { Shell.root("chmod \(mode) '\(path)'") }
-        }
-        // Alice's lock file, readable by all in directories all may search
-        // (a shared input's lock, say), at the dump and after; bob opens it
-        // and locks it.
-        let (dir, out, _) = try StateTests.dumpedJob("state-lock") {
-            Shell.root("chmod 0644 '\(lock)' && chmod o+x \(searchable.map { "'\($0)'" }.joined(separator: " "))")
-        }
+        let (dir, out, lock, undo) = try dumpedJobWithSharedLock("state-lock")
+        defer { undo() }
         Shell.user(.bob, "(flock \(lock) sleep 600 > /dev/null 2>&1 &)")
         try #require(eventually(10) { Shell.root("flock -n \(lock) true").status != 0 }, "bob holds the lock")
         let holder = Shell.root("pgrep -u \(User.bob.uid) -x flock").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -835,6 +824,30 @@ struct AttackTests {
         #expect(eventually(20) { lines(out).dropFirst(restoredAt).contains { $0.hasPrefix("tick ") } }, "the job runs on: \(lines(out).suffix(5))")
         #expect(Shell.root("flock -n \(lock) true").status != 0, "the restored job holds its lock")
     }
+
+    /// Alice's job (ch-state) dumped while it holds a lock on its lock
+    /// file, which all may read, in directories all may search (a shared
+    /// input's lock, say), as it stays after the dump: another user can
+    /// open it and lock it. `undo` ends alice's and bob's processes and
+    /// puts the directories' modes back.
+    func dumpedJobWithSharedLock(_ name: String) throws -> (dir: String, out: String, lock: String, undo: () -> Void) {
+        let lock = "\(StateTests.base)/ch-state.lock"
+        let searchable = [User.alice.home, "\(User.alice.home)/e2e", StateTests.base]
+        let modes = searchable.map { Shell.root("stat -c %a '\($0)'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let undo = {
+            killAll(.alice); killAll(.bob)
+            for (path, mode) in zip(searchable, modes) where !mode.isEmpty { Shell.root("chmod \(mode) '\(path)'") }
+        }
+        do {
+            let (dir, out, _) = try StateTests.dumpedJob(name) {
+                Shell.root("chmod 0644 '\(lock)' && chmod o+x \(searchable.map { "'\($0)'" }.joined(separator: " "))")
+            }
+            return (dir, out, lock, undo)
+        } catch {
+            undo()
+            throw error
+        }
+    }
 }
 
 extension AttackTests {
@@ -842,16 +855,8 @@ extension AttackTests {
 
     @Test("red team 9: another user who holds the job's lock while taking and dropping locks of their own every 20 ms (the wait's line in /proc/locks moves): the restore still ends within seconds")
     func lockWaitThatMoves() throws {
-        let lock = "\(StateTests.base)/ch-state.lock"
-        let searchable = [User.alice.home, "\(User.alice.home)/e2e", StateTests.base]
-        let modes = searchable.map { Shell.root("stat -c %a '\($0)'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
-        defer {
-            killAll(.alice); killAll(.bob)
-            for (path, mode) in zip(searchable, modes) where !mode.isEmpty { Shell.root("chmod \(mode) '\(path)'") }
-        }
-        let (dir, _, _) = try StateTests.dumpedJob("state-lock-moving") {
-            Shell.root("chmod 0644 '\(lock)' && chmod o+x \(searchable.map { "'\($0)'" }.joined(separator: " "))")
-        }
+        let (dir, _, lock, undo) = try dumpedJobWithSharedLock("state-lock-moving")
+        defer { undo() }
         let churn = "\(User.bob.home)/e2e-churn.py"
         Shell.root("""
             cat > \(churn) <<'PY'
@@ -873,6 +878,45 @@ extension AttackTests {
         #expect(took < 30, "took \(took) s: \(restore)")
         #expect(restore.status == 77, "\(restore)")
         #expect(restore.message.contains("the restore waited 5 s for file locks held outside the job, the last a lock (FLOCK) on \"\(lock)\""), "\(restore)")
+        expectNoCapableProcess()
+    }
+
+    @Test("red team 11: another user who holds the job's lock and 200,000 POSIX locks of their own (each read of /proc/locks then takes seconds; 2,000 files of 100): the restore still ends within seconds")
+    func lockWaitBehindAFloodOfLocks() throws {
+        let (dir, _, lock, undo) = try dumpedJobWithSharedLock("state-lock-flood")
+        defer { undo() }
+        let flood = "\(User.bob.home)/e2e-flood"
+        Shell.root("""
+            cat > \(flood).py <<'PY'
+            import fcntl, os, resource, time
+            # 2,000 files of 100 locks: the kernel keeps a file's locks in a
+            # list, so one file of 200,000 would take minutes to lock.
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+            os.makedirs(os.path.expanduser('~/e2e-flood'), exist_ok=True)
+            files = [open(os.path.expanduser('~/e2e-flood/%d' % n), 'w') for n in range(2000)]
+            for f in files:
+                for i in range(100):
+                    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 2 * i)
+            print('locked', flush=True)
+            time.sleep(600)
+            PY
+            chown \(User.bob.name): \(flood).py
+            """)
+        defer { Shell.root("rm -rf \(flood) \(flood).py \(flood).out") }
+        Shell.user(.bob, "(python3 \(flood).py > \(flood).out 2>&1 &); (flock \(lock) sleep 600 > /dev/null 2>&1 &)")
+        try #require(eventually(120) { lines("\(flood).out").contains("locked") }, "bob holds his locks: \(lines("\(flood).out"))")
+        try #require(eventually(10) { Shell.root("flock -n \(lock) true").status != 0 }, "bob holds the lock")
+        let began = Date()
+        // Before: each sample read the whole table in 64 KiB reads (minutes
+        // with this many locks), and neither the watch nor criu-timeout
+        // ended the restore until the harness's 120 s did.
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
+        let took = Date().timeIntervalSince(began)
+        #expect(took < 30, "took \(took) s: \(restore)")
+        #expect(restore.status == 77, "\(restore)")
+        #expect(restore.message.hasPrefix("criu-helper: refused: the restore waited 5 s"), "\(restore)")
+        #expect(restore.message.hasSuffix("; everything restored was killed"), "\(restore)")
         expectNoCapableProcess()
     }
 

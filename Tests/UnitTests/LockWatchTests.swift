@@ -95,18 +95,73 @@ struct LockWatchTests {
     }
 
     /// A fixture /proc: reaper 199, criu 200 below it, restored task 201
-    /// below criu; process 777 of uid 4242; `locks` as given.
+    /// below criu, all asleep (state S, no CPU time counted); process 777
+    /// of uid 4242; `locks` as given.
     func fixture(locks: String) throws -> (ProcFilesystem, String) {
         let root = NSTemporaryDirectory() + "proc-locks-\(UUID().uuidString)"
         let fm = FileManager.default
         for (pid, children) in [(199, "200 "), (200, "201 "), (201, ""), (777, "")] {
             try fm.createDirectory(atPath: "\(root)/\(pid)/task/\(pid)", withIntermediateDirectories: true)
             try children.write(toFile: "\(root)/\(pid)/task/\(pid)/children", atomically: true, encoding: .utf8)
+            try Self.run(root, Int32(pid), state: "S", ran: 0)
         }
         try ProcTests.status(uid: 4242, pid: 777).write(toFile: "\(root)/777/status", atomically: true, encoding: .utf8)
         try locks.write(toFile: "\(root)/locks", atomically: true, encoding: .utf8)
         let proc = ProcFilesystem(root: try FileDescriptor.open(root, [.directory])) { (_: Int32) throws(SystemError) -> any ProcessPin in ProcTests.Pin() }
         return (proc, root)
+    }
+
+    /// Thread `pid` of the fixture: its state and the CPU time counted.
+    static func run(_ root: String, _ pid: Int32, state: Character, ran: UInt64) throws {
+        try "\(ran) 0 0\n".write(toFile: "\(root)/\(pid)/task/\(pid)/schedstat", atomically: true, encoding: .utf8)
+        try "\(pid) (t) \(state) 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n"
+            .write(toFile: "\(root)/\(pid)/task/\(pid)/stat", atomically: true, encoding: .utf8)
+    }
+
+    @Test("while the restore runs (5 % of the time or more) or anything of it is runnable, it is not blocked, whatever /proc/locks says; only time asleep counts")
+    func running() throws {
+        let blocked = "1: FLOCK  ADVISORY  WRITE 777 fe:00:6 0 EOF\n1: -> FLOCK  ADVISORY  WRITE 201 fe:00:6 0 EOF\n"
+        let (proc, root) = try fixture(locks: blocked)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var watch = LockWatch(proc: proc, below: 199, files: { [:] }, windowNanoseconds: 5_000)
+        #expect(watch.blocked(now: 1_000) == nil, "first seen")
+        #expect(watch.blocked(now: 2_000) == nil, "1 unit asleep and blocked")
+        try Self.run(root, 200, state: "S", ran: 49)
+        #expect(watch.blocked(now: 3_000) == nil, "criu ran 49 of 1,000 (under 5 %): still blocked, 2 units")
+        try Self.run(root, 200, state: "S", ran: 400)
+        #expect(watch.blocked(now: 9_000) == nil, "criu ran 351 of 6,000 (5.85 %) since: not blocked, not counted")
+        try Self.run(root, 200, state: "R", ran: 400)
+        #expect(watch.blocked(now: 10_000) == nil, "criu runnable: not blocked")
+        try Self.run(root, 200, state: "S", ran: 400)
+        #expect(watch.blocked(now: 11_000) == nil, "asleep again, blocked from here")
+        #expect(watch.blocked(now: 13_999) == nil, "2 + 2.999 units")
+        #expect(watch.blocked(now: 14_000)?.holder.pid == 777, "5 units blocked while asleep")
+    }
+
+    @Test("red team 11: a /proc/locks that cannot be read within the budget (another user's flood of locks) while the restore sleeps counts as blocked, unnamed")
+    func unreadableTable() throws {
+        let (proc, root) = try fixture(locks: "")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Too large stands for too slow: both fail the read.
+        try FileManager.default.removeItem(atPath: "\(root)/locks")
+        var watch = LockWatch(proc: proc, below: 199, files: { [:] }, windowNanoseconds: 5_000)
+        #expect(watch.blocked(now: 1_000) == nil)
+        let block = watch.blocked(now: 6_000)
+        #expect(block?.tableUnreadable == true, "\(String(describing: block))")
+        // Running, an unreadable table is no block.
+        var busy = LockWatch(proc: proc, below: 199, files: { [:] }, windowNanoseconds: 5_000)
+        try Self.run(root, 201, state: "R", ran: 0)
+        #expect(busy.blocked(now: 1_000) == nil && busy.blocked(now: 6_000) == nil && busy.blocked(now: 12_000) == nil)
+    }
+
+    @Test("a read of /proc that ends after its deadline fails with ETIME")
+    func deadline() throws {
+        let (proc, root) = try fixture(locks: "1: FLOCK  ADVISORY  WRITE 777 fe:00:6 0 EOF\n")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(throws: SystemError.self) { try proc.lines("locks", limit: 1 << 20, until: 0) { _ in } }
+        var lines = 0
+        try proc.lines("locks", limit: 1 << 20, until: Kernel.monotonicNanoseconds + 60_000_000_000) { _ in lines += 1 }
+        #expect(lines == 1)
     }
 
     @Test("blocked for the window in all: a block with the holder's uid, named from the holder's file; whichever lock, line number or file it is")
@@ -160,6 +215,7 @@ struct LockWatchTests {
         let (proc, root) = try fixture(locks: text)
         defer { try? FileManager.default.removeItem(atPath: root) }
         var watch = LockWatch(proc: proc, below: 199, files: { [:] }, windowNanoseconds: 5_000)
+        watch.readBudget = 120_000_000_000 // parsing 6 MB, unoptimised, on a busy machine
         #expect(watch.blocked(now: 1_000) == nil)
         #expect(watch.blocked(now: 6_000)?.holder.pid == 777)
     }

@@ -224,6 +224,9 @@ extension Session {
     /// last a lock (FLOCK) on '/home/u/data', which process 4321 of uid
     /// 1002 holds …"
     static func lockWaitReason(_ block: LockBlock) -> String {
+        if block.tableUnreadable {
+            return "the restore waited \(Self.stallSeconds) s, asleep, and /proc/locks could not be read within 1 s to tell for which lock (the node holds more file locks than can be read in time: another user may be flooding it); restore once the node's file locks are fewer"
+        }
         let (major, minor) = FileStatus.deviceNumbers(block.holder.device)
         let file = block.path.map { PathPolicy.quoted($0) } ?? "the file of device \(major):\(minor) inode \(block.holder.inode)"
         let holder = block.holder.pid.map { pid in
