@@ -144,8 +144,9 @@ public struct LockWatch {
     }
 
     /// One sample at `now` (monotonic nanoseconds): the block once the
-    /// restore has been blocked for the window in all, nil until then (or
-    /// when nothing can be read: criu-timeout still bounds the restore).
+    /// restore has been blocked for the window in all (asleep, and either
+    /// waiting for a lock held outside it or with /proc/locks unreadable
+    /// within `readBudget`), nil until then and while it runs.
     public mutating func blocked(now: UInt64) -> LockBlock? {
         guard asleep(now: now) else { blockedAt = nil; return nil }
         let block: LockBlock
