@@ -99,8 +99,8 @@ public struct LockBlock: Equatable, Sendable {
 /// whichever lock, file or line of /proc/locks it is — and once it reaches
 /// `window` that is a block: a restore never waits for a lock legitimately
 /// (the locks it takes again were held together at the dump). Any user can
-/// make /proc/locks slow to read (the kernel makes each line under a global
-/// lock; 100,000 POSIX locks of one process take seconds): a sample reads
+/// make /proc/locks slow to read (the kernel walks the table from its start
+/// again at every read(2); 100,000 POSIX locks take seconds): a sample reads
 /// it for `readBudget` at most, and a sleeping restore whose table cannot
 /// be read in that time counts as blocked too (red team 11: a flood of
 /// locks had each sample take minutes, so that neither this watch nor
@@ -117,7 +117,7 @@ public struct LockWatch {
     /// Time blocked so far, over the whole restore.
     var blockedTotal: UInt64 = 0
     /// /proc/locks is read as a stream, this much at most a sample (a
-    /// larger one is unreadable; criu-timeout still bounds the restore).
+    /// larger one is unreadable, as one too slow to read).
     static let maximumTable = 256 << 20
     /// How long one sample may read /proc/locks (red team 11, beside the
     /// test suite: 100,000 locks, 7 MB, took 7.2 s in 4 KiB reads, 4.4 s
