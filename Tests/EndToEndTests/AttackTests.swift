@@ -831,6 +831,18 @@ struct AttackTests {
         #expect(Shell.root("flock -n \(lock) true").status != 0, "the restored job holds its lock")
     }
 
+    /// Once bob holds `lock`: alice's restore of `dir`, which must be
+    /// refused (77) within 30 s.
+    func restoreRefusedWhileBobLocks(_ lock: String, _ dir: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
+        try #require(eventually(10) { Shell.root("flock -n \(lock) true").status != 0 }, "bob holds the lock", sourceLocation: sourceLocation)
+        let began = Date()
+        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
+        let took = Date().timeIntervalSince(began)
+        #expect(took < 30, "took \(took) s: \(restore)", sourceLocation: sourceLocation)
+        #expect(restore.status == 77, "\(restore)", sourceLocation: sourceLocation)
+        return restore
+    }
+
     /// Alice's job (ch-state) dumped while it holds a lock on its lock
     /// file, which all may read, in directories all may search (a shared
     /// input's lock, say), as it stays after the dump: another user can
@@ -877,12 +889,7 @@ extension AttackTests {
             chown \(User.bob.name): \(churn)
             """)
         Shell.user(.bob, "(flock \(lock) sleep 600 > /dev/null 2>&1 &); (python3 \(churn) > /dev/null 2>&1 &)")
-        try #require(eventually(10) { Shell.root("flock -n \(lock) true").status != 0 }, "bob holds the lock")
-        let began = Date()
-        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
-        let took = Date().timeIntervalSince(began)
-        #expect(took < 30, "took \(took) s: \(restore)")
-        #expect(restore.status == 77, "\(restore)")
+        let restore = try restoreRefusedWhileBobLocks(lock, dir)
         #expect(restore.message.contains("the restore waited 5 s for file locks held outside the job, the last a lock (FLOCK) on \"\(lock)\""), "\(restore)")
         expectNoCapableProcess()
     }
@@ -912,15 +919,10 @@ extension AttackTests {
         defer { Shell.root("rm -rf \(flood) \(flood).py \(flood).out") }
         Shell.user(.bob, "(python3 \(flood).py > \(flood).out 2>&1 &); (flock \(lock) sleep 600 > /dev/null 2>&1 &)")
         try #require(eventually(120) { lines("\(flood).out").contains("locked") }, "bob holds his locks: \(lines("\(flood).out"))")
-        try #require(eventually(10) { Shell.root("flock -n \(lock) true").status != 0 }, "bob holds the lock")
-        let began = Date()
         // Before: each sample read the whole table in 64 KiB reads (minutes
         // with this many locks), and neither the watch nor criu-timeout
         // ended the restore until the harness's 120 s did.
-        let restore = Shell.user(.alice, "\(E2E.helper) restore --images-dir \(dir)", timeout: 120)
-        let took = Date().timeIntervalSince(began)
-        #expect(took < 30, "took \(took) s: \(restore)")
-        #expect(restore.status == 77, "\(restore)")
+        let restore = try restoreRefusedWhileBobLocks(lock, dir)
         #expect(restore.message.hasPrefix("criu-helper: refused: the restore waited 5 s"), "\(restore)")
         #expect(restore.message.hasSuffix("; everything restored was killed"), "\(restore)")
         expectNoCapableProcess()
